@@ -1,0 +1,157 @@
+// qsearch/ir.h: the graph IR, ONNX import/export, graph passes and the executor.
+//
+// Overview
+//   qs_graph_t holds an ONNX model as tensors and nodes in topological order, owned by the
+//   graph. Shapes are inferred at load time with every symbolic dimension bound to 1 (the
+//   batch of a classifier); a session binds the real batch and re-infers.
+//
+//       struct qs_diag diag;
+//       qs_graph_t *g;
+//       if (qs_graph_load_onnx("m.onnx", &g, &diag) != QS_STATUS_OK) puts(diag.msg);
+//       qs_graph_optimize(g, QS_PASS_DEFAULT, &diag);
+//       struct qs_session_options so = qs_session_options_default();
+//       so.batch = 32;
+//       qs_session_t *s;
+//       qs_session_create(g, &so, &s, &diag);
+//       float *x = qs_session_input_data(s, 0);      // fill 32 samples
+//       qs_session_run(s, &diag);
+//       const float *y = qs_session_output_data(s, 0);
+//       qs_session_destroy(s);
+//       qs_graph_destroy(g);
+//
+//   A session plans every activation buffer once; qs_session_run never allocates.
+#pragma once
+
+#include "qsearch/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qs_graph qs_graph_t;
+typedef struct qs_session qs_session_t;
+
+/// Shape and type of a graph input/output or of any tensor. dims[i] < 0 means symbolic
+/// (only for graph inputs/outputs as declared in the file; inferred shapes bind them to 1).
+struct qs_tensor_info {
+    const char *name;  ///< Owned by the graph; valid until the graph is destroyed.
+    enum qs_dtype dtype;
+    int rank;
+    int64_t dims[QS_MAX_RANK];
+};
+
+/// Loads an ONNX model (opsets 7..21, default domain). External-data initializers are read
+/// from files beside the model. Fails with QS_STATUS_IO (missing/unreadable file),
+/// QS_STATUS_PARSE (not an ONNX model, truncated, dangling tensor names, bad attributes),
+/// QS_STATUS_UNSUPPORTED (the message lists every unsupported op with its node names) or
+/// QS_STATUS_NOMEM. On success the graph has inferred shapes. `diag` may be NULL.
+QS_API enum qs_status qs_graph_load_onnx(const char *path, qs_graph_t **graph_out,
+                                         struct qs_diag *diag);
+/// Same as qs_graph_load_onnx from a serialized ModelProto. `name` is used in messages and
+/// `base_dir` (may be NULL) to resolve external data. The buffer is not kept.
+QS_API enum qs_status qs_graph_load_onnx_buffer(const void *data, size_t size,
+                                                const char *name, const char *base_dir,
+                                                qs_graph_t **graph_out,
+                                                struct qs_diag *diag);
+/// Writes the graph as an ONNX ModelProto with every initializer embedded (raw_data). The
+/// file is written to a temporary name and renamed, so a failure leaves no partial file.
+QS_API enum qs_status qs_graph_save_onnx(const qs_graph_t *graph, const char *path,
+                                         struct qs_diag *diag);
+/// Frees the graph and everything it owns. NULL is a no-op.
+QS_API void qs_graph_destroy(qs_graph_t *graph);
+
+/// Graph passes, as flags for qs_graph_optimize.
+enum qs_pass {
+    QS_PASS_FOLD_CONSTANTS = 1u << 0,   ///< evaluate nodes whose inputs are all constant
+    QS_PASS_REMOVE_IDENTITY = 1u << 1,  ///< Identity and inference-mode Dropout
+    QS_PASS_FOLD_BATCHNORM = 1u << 2,   ///< BatchNormalization into the Conv/Gemm before it
+    QS_PASS_FUSE_ACTIVATION = 1u << 3,  ///< Relu/Clip into the Conv/Gemm/MatMul before it
+    QS_PASS_ELIMINATE_DEAD = 1u << 4,   ///< nodes and initializers no output depends on
+    QS_PASS_DEFAULT = 0x1f,
+};
+/// Runs the passes in `passes` (enum qs_pass flags) in a fixed order and re-infers shapes.
+/// Outputs are unchanged up to float rounding (BatchNorm folding changes rounding).
+QS_API enum qs_status qs_graph_optimize(qs_graph_t *graph, uint32_t passes,
+                                        struct qs_diag *diag);
+
+QS_API int qs_graph_opset(const qs_graph_t *graph);
+QS_API int qs_graph_input_count(const qs_graph_t *graph);
+QS_API int qs_graph_output_count(const qs_graph_t *graph);
+/// Declared shape of graph input/output `i` (symbolic dims < 0). Returns INVALID_ARG for a
+/// bad index.
+QS_API enum qs_status qs_graph_input_info(const qs_graph_t *graph, int i,
+                                          struct qs_tensor_info *info_out);
+QS_API enum qs_status qs_graph_output_info(const qs_graph_t *graph, int i,
+                                           struct qs_tensor_info *info_out);
+
+/// One node as `qsearch inspect` shows it: shapes are those inferred at batch 1.
+struct qs_node_info {
+    const char *name;     ///< Owned by the graph.
+    const char *op_type;  ///< ONNX op type, owned by the graph.
+    int n_inputs, n_outputs;
+    struct qs_tensor_info inputs[4];   ///< the first min(n_inputs, 4)
+    struct qs_tensor_info outputs[2];  ///< the first min(n_outputs, 2)
+    int64_t params;  ///< elements of constant inputs (weights, biases)
+    int64_t flops;   ///< floating-point operations at batch 1 (multiply-add = 2)
+    const char *fused_activation;  ///< "Relu", "Clip" or NULL
+};
+QS_API int qs_graph_node_count(const qs_graph_t *graph);
+QS_API enum qs_status qs_graph_node_info(const qs_graph_t *graph, int i,
+                                         struct qs_node_info *info_out);
+
+/// Quantizable layers (Conv, Gemm, MatMul with a constant operand) and the features the
+/// search agents embed.
+enum qs_layer_kind { QS_LAYER_CONV = 0, QS_LAYER_GEMM = 1, QS_LAYER_MATMUL = 2 };
+struct qs_layer_info {
+    int node;  ///< index for qs_graph_node_info
+    const char *name;
+    enum qs_layer_kind kind;
+    bool depthwise;
+    int64_t c_in, c_out;     ///< input/output channels (features for Gemm/MatMul)
+    int64_t kernel_h, kernel_w, stride_h, stride_w;  ///< 1 for Gemm/MatMul
+    int64_t groups;
+    int64_t in_h, in_w;      ///< input feature map (Gemm: 1x1; MatMul: rows x 1)
+    int64_t out_h, out_w;
+    int64_t params;          ///< weight + bias elements
+    int64_t flops;           ///< at batch 1
+};
+QS_API int qs_graph_layer_count(const qs_graph_t *graph);
+QS_API enum qs_status qs_graph_layer_info(const qs_graph_t *graph, int i,
+                                          struct qs_layer_info *info_out);
+
+/// Session options. Start from qs_session_options_default().
+struct qs_session_options {
+    size_t struct_size;
+    int batch;    ///< binds dim 0 of every input whose dim 0 is symbolic or 1; 0 = as declared
+    int threads;  ///< worker threads (and OpenBLAS threads); 1 = single thread
+};
+QS_API struct qs_session_options qs_session_options_default(void);
+
+/// Compiles `graph` for execution: binds the batch, re-infers shapes, folds constants,
+/// prepares every node (weights packed) and plans all activation buffers in one arena.
+/// The graph must outlive the session and must not change while it exists.
+/// Fails with PARSE/UNSUPPORTED when the graph cannot take the requested batch (for
+/// example a Reshape to a constant shape of batch 1), or NOMEM.
+QS_API enum qs_status qs_session_create(qs_graph_t *graph,
+                                        const struct qs_session_options *options,
+                                        qs_session_t **session_out, struct qs_diag *diag);
+QS_API void qs_session_destroy(qs_session_t *session);
+/// Shape of input/output `i` as bound in this session (no symbolic dims).
+QS_API enum qs_status qs_session_input_info(const qs_session_t *s, int i,
+                                            struct qs_tensor_info *info_out);
+QS_API enum qs_status qs_session_output_info(const qs_session_t *s, int i,
+                                             struct qs_tensor_info *info_out);
+/// The buffer of input `i` (owned by the session, valid until it is destroyed): write the
+/// input here before qs_session_run. NULL for a bad index.
+QS_API void *qs_session_input_data(qs_session_t *s, int i);
+/// Output `i` of the last run (owned by the session, overwritten by the next run).
+QS_API const void *qs_session_output_data(const qs_session_t *s, int i);
+/// Runs the graph once. Does not allocate. Fails only on data errors that shapes cannot
+/// catch (for example a Gather index out of range), with QS_STATUS_INVALID_ARG.
+QS_API enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag);
+/// Bytes of the activation arena and of packed/folded constants, for reports.
+QS_API size_t qs_session_arena_bytes(const qs_session_t *s);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,302 @@
+// A graph compiled for execution: batch bound, shapes re-inferred, constants folded, every
+// node prepared once and all activations planned into one arena, so runs never allocate.
+#include "ir/ir-impl.h"
+
+#include <cblas.h>
+
+typedef struct const_block {
+    struct const_block *next;
+    _Alignas(64) unsigned char data[];
+} const_block;
+
+struct qs_session {
+    qs_graph_t *g;
+    int batch, threads;
+    qs_pool_t *pool;
+    qs_view *views;          // per tensor id
+    int n_exec;
+    qs_kctx *exec;           // nodes left to run, in order
+    const struct qs_op_def **defs;
+    qs_view **ptrs;          // in/out pointer arrays of all exec nodes
+    unsigned char *arena;
+    size_t arena_bytes, const_bytes, scratch_bytes;
+    void *scratch;
+    const_block *consts;
+};
+
+static void *const_alloc(void *ctx, size_t bytes) {
+    qs_session_t *s = ctx;
+    const_block *b = qs__aligned_alloc(sizeof *b + bytes);
+    if (!b) return NULL;
+    b->next = s->consts;
+    s->consts = b;
+    s->const_bytes += bytes;
+    return b->data;
+}
+
+struct qs_session_options qs_session_options_default(void) {
+    struct qs_session_options o = {sizeof o, 0, 1};
+    return o;
+}
+
+void qs_session_destroy(qs_session_t *s) {
+    if (!s) return;
+    for (int i = 0; i < s->n_exec; i++)
+        if (s->defs[i]->release && s->exec[i].state) s->defs[i]->release(s->exec[i].state);
+    const_block *b = s->consts;
+    while (b) {
+        const_block *n = b->next;
+        qs__aligned_free(b);
+        b = n;
+    }
+    qs__pool_destroy(s->pool);
+    qs__aligned_free(s->arena);
+    qs__aligned_free(s->scratch);
+    qs__free(s->views);
+    qs__free(s->exec);
+    qs__free(s->defs);
+    qs__free(s->ptrs);
+    qs__free(s);
+}
+
+typedef struct {
+    int tensor;       // root tensor id
+    size_t bytes;
+    int first, last;  // exec indices (inclusive)
+    size_t offset;
+} buf_plan;
+
+static int cmp_size_desc(const void *a, const void *b) {
+    const buf_plan *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return x->first - y->first;
+}
+
+static int find_root(int *alias, int t) {
+    while (alias[t] != t) t = alias[t];
+    return t;
+}
+
+// Greedy-by-size offset assignment (as in TFLite's arena planner): each buffer takes the
+// lowest offset that does not overlap a placed buffer whose lifetime intersects its own.
+static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag *diag) {
+    qs_graph_t *g = s->g;
+    int nt = g->n_tensors;
+    enum qs_status st = QS_STATUS_NOMEM;
+    int *first = qs__malloc(sizeof(int) * (size_t)nt), *last = qs__malloc(sizeof(int) * (size_t)nt);
+    int *alias = qs__malloc(sizeof(int) * (size_t)nt);
+    buf_plan *plans = qs__calloc((size_t)nt + 1, sizeof *plans);
+    int *placed = qs__malloc(sizeof(int) * ((size_t)nt + 1));
+    if (!first || !last || !alias || !plans || !placed) goto done;
+    for (int t = 0; t < nt; t++) {
+        first[t] = INT32_MAX;
+        last[t] = -1;
+        alias[t] = t;
+    }
+    for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]->id] = last[g->inputs[i]->id] = 0;
+    for (int e = 0; e < s->n_exec; e++) {
+        const qs_kctx *k = &s->exec[e];
+        const qs_node *n = k->node;
+        for (int j = 0; j < n->n_outputs; j++) {
+            if (!n->outputs[j]) continue;
+            int t = n->outputs[j]->id;
+            first[t] = QS_MIN(first[t], e);
+            last[t] = QS_MAX(last[t], e);
+        }
+        for (int j = 0; j < n->n_inputs; j++) {
+            if (!n->inputs[j] || s->views[n->inputs[j]->id].is_const) continue;
+            last[n->inputs[j]->id] = QS_MAX(last[n->inputs[j]->id], e);
+        }
+        // An aliasing op's output lives in its input's buffer.
+        if (s->defs[e]->alias_input0 && n->inputs[0] && n->outputs[0] &&
+            !s->views[n->inputs[0]->id].is_const &&
+            qs__view_bytes(&s->views[n->inputs[0]->id]) == qs__view_bytes(&s->views[n->outputs[0]->id]))
+            alias[n->outputs[0]->id] = find_root(alias, n->inputs[0]->id);
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        if (!s->views[g->outputs[i]->id].is_const) last[g->outputs[i]->id] = s->n_exec;
+    // Fold member lifetimes into their roots.
+    for (int t = 0; t < nt; t++) {
+        if (last[t] < 0) continue;
+        int r = find_root(alias, t);
+        if (r == t) continue;
+        first[r] = QS_MIN(first[r], first[t]);
+        last[r] = QS_MAX(last[r], last[t]);
+    }
+    int np = 0;
+    for (int t = 0; t < nt; t++) {
+        if (alias[t] != t || last[t] < 0 || s->views[t].is_const) continue;
+        size_t bytes = (qs__view_bytes(&s->views[t]) + 63) & ~(size_t)63;
+        plans[np++] = (buf_plan){t, bytes ? bytes : 64, first[t], last[t], 0};
+    }
+    qsort(plans, (size_t)np, sizeof *plans, cmp_size_desc);
+    size_t total = 0;
+    int n_placed = 0;
+    for (int p = 0; p < np; p++) {
+        size_t off = 0;
+        // Try candidate offsets in increasing order: 0 and the end of every overlapping one.
+        for (bool moved = true; moved;) {
+            moved = false;
+            for (int q = 0; q < n_placed; q++) {
+                const buf_plan *o = &plans[placed[q]];
+                if (o->last < plans[p].first || o->first > plans[p].last) continue;
+                if (off < o->offset + o->bytes && o->offset < off + plans[p].bytes) {
+                    off = o->offset + o->bytes;
+                    moved = true;
+                }
+            }
+        }
+        plans[p].offset = off;
+        placed[n_placed++] = p;
+        total = QS_MAX(total, off + plans[p].bytes);
+    }
+    s->arena_bytes = total;
+    if (!(s->arena = qs__aligned_alloc(total ? total : 64))) goto done;
+    // Poison-free but defined contents: zero once so that an op reading padding is stable.
+    memset(s->arena, 0, total ? total : 64);
+    for (int p = 0; p < np; p++) s->views[plans[p].tensor].data = s->arena + plans[p].offset;
+    for (int t = 0; t < nt; t++) {
+        int r = find_root(alias, t);
+        if (r != t && !s->views[t].is_const) s->views[t].data = s->views[r].data;
+    }
+    st = QS_STATUS_OK;
+done:
+    if (st == QS_STATUS_NOMEM) qs__diag(diag, st, "out of memory planning %d tensors", nt);
+    (void)folded;
+    qs__free(first);
+    qs__free(last);
+    qs__free(alias);
+    qs__free(plans);
+    qs__free(placed);
+    return st;
+}
+
+enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options *opt,
+                                 qs_session_t **session_out, struct qs_diag *diag) {
+    struct qs_session_options o = opt ? *opt : qs_session_options_default();
+    if (o.threads < 1) o.threads = 1;
+    if (o.batch < 0) return qs__diag(diag, QS_STATUS_INVALID_ARG, "batch %d < 0", o.batch);
+    enum qs_status st = QS_STATUS_NOMEM;
+    bool *folded = NULL;
+    qs_session_t *s = qs__calloc(1, sizeof *s);
+    if (!s) goto error;
+    s->g = g;
+    s->batch = o.batch;
+    s->threads = o.threads;
+    if (!(s->views = qs__calloc((size_t)QS_MAX(g->n_tensors, 1), sizeof *s->views))) goto error;
+    if (!(folded = qs__calloc((size_t)QS_MAX(g->n_nodes, 1), sizeof(bool)))) goto error;
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t]->is_initializer) s->views[t] = g->tensors[t]->v;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const qs_tensor *x = g->inputs[i];
+        int64_t dims[QS_MAX_RANK];
+        for (int d = 0; d < x->decl_rank; d++) {
+            dims[d] = x->decl_dims[d] < 0 ? 1 : x->decl_dims[d];
+            if (d == 0 && o.batch > 0 && (x->decl_dims[0] < 0 || x->decl_dims[0] == 1))
+                dims[0] = o.batch;
+        }
+        qs__view_set_shape(&s->views[x->id], x->v.dtype, x->decl_rank, dims);
+    }
+    if ((st = qs__infer_graph(g, s->views, folded, const_alloc, s, diag)) != QS_STATUS_OK) {
+        if (o.batch > 1) qs__diag_prefix(diag, "at batch %d: ", o.batch);
+        goto error;
+    }
+    st = QS_STATUS_NOMEM;
+    int n_ptrs = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!folded[i]) {
+            s->n_exec++;
+            n_ptrs += g->nodes[i]->n_inputs + g->nodes[i]->n_outputs;
+        }
+    s->exec = qs__calloc((size_t)s->n_exec + 1, sizeof *s->exec);
+    s->defs = qs__calloc((size_t)s->n_exec + 1, sizeof *s->defs);
+    s->ptrs = qs__calloc((size_t)n_ptrs + 1, sizeof *s->ptrs);
+    if (!s->exec || !s->defs || !s->ptrs) goto error;
+    qs_view **p = s->ptrs;
+    int e = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (folded[i]) continue;
+        const qs_node *n = g->nodes[i];
+        qs_kctx *k = &s->exec[e];
+        s->defs[e++] = qs__op_def(n->op);
+        k->node = n;
+        k->n_in = n->n_inputs;
+        k->n_out = n->n_outputs;
+        for (int j = 0; j < n->n_inputs; j++) p[j] = n->inputs[j] ? &s->views[n->inputs[j]->id] : NULL;
+        k->in = p;
+        p += n->n_inputs;
+        for (int j = 0; j < n->n_outputs; j++) p[j] = n->outputs[j] ? &s->views[n->outputs[j]->id] : NULL;
+        k->out = p;
+        p += n->n_outputs;
+    }
+    if ((st = plan_buffers(s, folded, diag)) != QS_STATUS_OK) goto error;
+    for (e = 0; e < s->n_exec; e++) {
+        size_t scratch = 0;
+        s->exec[e].diag = diag;
+        if (s->defs[e]->prepare && (st = s->defs[e]->prepare(&s->exec[e], &scratch)) != QS_STATUS_OK)
+            goto error;
+        s->exec[e].diag = NULL;
+        s->scratch_bytes = QS_MAX(s->scratch_bytes, scratch);
+    }
+    st = QS_STATUS_NOMEM;
+    if (s->scratch_bytes && !(s->scratch = qs__aligned_alloc(s->scratch_bytes))) goto error;
+    if (o.threads > 1 && (st = qs__pool_create(o.threads, &s->pool)) != QS_STATUS_OK) goto error;
+    for (e = 0; e < s->n_exec; e++) {
+        s->exec[e].scratch = s->scratch;
+        s->exec[e].pool = s->pool;
+    }
+    openblas_set_num_threads(o.threads);
+    qs__free(folded);
+    *session_out = s;
+    return QS_STATUS_OK;
+error:
+    if (st == QS_STATUS_NOMEM) qs__diag(diag, st, "out of memory creating a session");
+    qs__free(folded);
+    qs_session_destroy(s);
+    return st;
+}
+
+static void view_info(const qs_view *v, const char *name, struct qs_tensor_info *info) {
+    memset(info, 0, sizeof *info);
+    info->name = name;
+    info->dtype = v->dtype;
+    info->rank = v->rank;
+    memcpy(info->dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+}
+
+enum qs_status qs_session_input_info(const qs_session_t *s, int i, struct qs_tensor_info *out) {
+    if (i < 0 || i >= s->g->n_inputs) return QS_STATUS_INVALID_ARG;
+    view_info(&s->views[s->g->inputs[i]->id], s->g->inputs[i]->name, out);
+    return QS_STATUS_OK;
+}
+
+enum qs_status qs_session_output_info(const qs_session_t *s, int i, struct qs_tensor_info *out) {
+    if (i < 0 || i >= s->g->n_outputs) return QS_STATUS_INVALID_ARG;
+    view_info(&s->views[s->g->outputs[i]->id], s->g->outputs[i]->name, out);
+    return QS_STATUS_OK;
+}
+
+void *qs_session_input_data(qs_session_t *s, int i) {
+    if (i < 0 || i >= s->g->n_inputs) return NULL;
+    return s->views[s->g->inputs[i]->id].data;
+}
+
+const void *qs_session_output_data(const qs_session_t *s, int i) {
+    if (i < 0 || i >= s->g->n_outputs) return NULL;
+    return s->views[s->g->outputs[i]->id].data;
+}
+
+size_t qs_session_arena_bytes(const qs_session_t *s) {
+    return s->arena_bytes + s->const_bytes + s->scratch_bytes;
+}
+
+enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag) {
+    for (int e = 0; e < s->n_exec; e++) {
+        qs_kctx *k = &s->exec[e];
+        k->diag = diag;
+        enum qs_status st = s->defs[e]->run(k);
+        k->diag = NULL;
+        if (st != QS_STATUS_OK) return st;
+    }
+    return QS_STATUS_OK;
+}
