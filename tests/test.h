@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static int qs_test_failures;
 
 #define ASSERT_TRUE(x)                                                              \
     do {                                                                            \
