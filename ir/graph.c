@@ -210,10 +210,14 @@ static void free_tensor_data(qs_tensor *t) {
 
 // Tensors are arena objects: removing one frees its data and drops it from the list and
 // the name map (the map is rebuilt), renumbering ids.
+static void free_attr_tensors(qs_node *n);
+
 void qs__graph_remove_nodes(qs_graph_t *g, const bool *dead) {
     int k = 0;
-    for (int i = 0; i < g->n_nodes; i++)
+    for (int i = 0; i < g->n_nodes; i++) {
         if (!dead || !dead[i]) g->nodes[k++] = g->nodes[i];
+        else free_attr_tensors(g->nodes[i]);
+    }
     g->n_nodes = k;
     bool *used = qs__calloc((size_t)QS_MAX(g->n_tensors, 1), sizeof(bool));
     if (!used) return;  // keeping unused tensors is harmless

@@ -41,8 +41,9 @@ struct qs_session_options qs_session_options_default(void) {
 
 void qs_session_destroy(qs_session_t *s) {
     if (!s) return;
-    for (int i = 0; i < s->n_exec; i++)
-        if (s->defs[i]->release && s->exec[i].state) s->defs[i]->release(s->exec[i].state);
+    for (int i = 0; s->exec && s->defs && i < s->n_exec; i++)
+        if (s->defs[i] && s->defs[i]->release && s->exec[i].state)
+            s->defs[i]->release(s->exec[i].state);
     const_block *b = s->consts;
     while (b) {
         const_block *n = b->next;

@@ -260,7 +260,10 @@ static void report_unsupported(const qs_graph_t *g, const Onnx__GraphProto *gp,
                                     n->domain[0] ? n->domain : "", n->domain[0] ? "." : "",
                                     n->op_type);
         kinds++;
-        int cnt = 0;
+        int cnt = 0, total = 0;
+        for (size_t j = i; j < gp->n_node; j++)
+            total += g->nodes[j]->op == QS_OP_UNKNOWN && !strcmp(g->nodes[j]->op_type, n->op_type) &&
+                     !strcmp(g->nodes[j]->domain, n->domain);
         for (size_t j = i; j < gp->n_node; j++) {
             const qs_node *m = g->nodes[j];
             if (m->op != QS_OP_UNKNOWN || strcmp(m->op_type, n->op_type) != 0 ||
@@ -269,7 +272,8 @@ static void report_unsupported(const qs_graph_t *g, const Onnx__GraphProto *gp,
             done[j] = true;
             if (len < sizeof msg)
                 len += (size_t)snprintf(msg + len, sizeof msg - len, "%s'%s'",
-                                        cnt++ ? ", " : "node ", m->name);
+                                        cnt++ ? ", " : total > 1 ? "nodes " : "node ",
+                                        m->name);
         }
         if (len < sizeof msg) len += (size_t)snprintf(msg + len, sizeof msg - len, ")");
     }
@@ -418,7 +422,8 @@ static enum qs_status build_graph(qs_graph_t *g, const Onnx__ModelProto *m,
                             n->name, n->op_type, n_in, n_in == 1 ? "" : "s",
                             n_in < def->min_inputs ? "missing" : "some empty", want);
         }
-        if (n_out < def->min_outputs || n_out > def->max_outputs || !n->outputs[0])
+        if (n_out < def->min_outputs || (def->max_outputs >= 0 && n_out > def->max_outputs) ||
+            !n->outputs[0])
             return qs__diag(diag, QS_STATUS_PARSE, "node '%s' (%s) has %d outputs, expects %d to %d",
                             n->name, n->op_type, n_out, def->min_outputs, def->max_outputs);
         n->n_inputs = n_in;
