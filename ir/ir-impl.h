@@ -148,6 +148,11 @@ struct qs_graph {
     int64_t *opset_versions;
 };
 
+/// qs_graph_load_onnx, optionally without shape inference (for callers that bind some
+/// inputs as constants before inferring, such as the conformance runner).
+QS_INTERNAL enum qs_status qs__graph_load_onnx_file(const char *path, bool infer,
+                                                    qs_graph_t **graph_out, struct qs_diag *diag);
+
 // Tensors and nodes.
 QS_INTERNAL enum qs_status qs__graph_create(qs_graph_t **g_out);
 QS_INTERNAL qs_tensor *qs__graph_find(const qs_graph_t *g, const char *name);

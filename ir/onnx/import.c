@@ -282,7 +282,7 @@ static void report_unsupported(const qs_graph_t *g, const Onnx__GraphProto *gp,
 }
 
 static enum qs_status build_graph(qs_graph_t *g, const Onnx__ModelProto *m,
-                                  const char *base_dir, struct qs_diag *diag) {
+                                  const char *base_dir, bool infer, struct qs_diag *diag) {
     const Onnx__GraphProto *gp = m->graph;
     enum qs_status st;
     if (!gp) return qs__diag(diag, QS_STATUS_PARSE, "model has no graph");
@@ -441,12 +441,12 @@ static enum qs_status build_graph(qs_graph_t *g, const Onnx__ModelProto *m,
     }
     if (g->n_outputs == 0) return qs__diag(diag, QS_STATUS_PARSE, "graph has no outputs");
     if ((st = qs__graph_toposort(g, diag)) != QS_STATUS_OK) return st;
-    return qs__graph_infer_shapes(g, diag);
+    return infer ? qs__graph_infer_shapes(g, diag) : QS_STATUS_OK;
 }
 
-enum qs_status qs_graph_load_onnx_buffer(const void *data, size_t size, const char *name,
-                                         const char *base_dir, qs_graph_t **graph_out,
-                                         struct qs_diag *diag) {
+static enum qs_status load_buffer(const void *data, size_t size, const char *name,
+                                  const char *base_dir, bool infer, qs_graph_t **graph_out,
+                                  struct qs_diag *diag) {
     if (!name) name = "(buffer)";
     if (!data || !graph_out) return qs__diag(diag, QS_STATUS_INVALID_ARG, "'%s': no data", name);
     qs_graph_t *g = NULL;
@@ -457,7 +457,7 @@ enum qs_status qs_graph_load_onnx_buffer(const void *data, size_t size, const ch
                         "truncated or not a ModelProto)", name);
     enum qs_status st = qs__graph_create(&g);
     if (st == QS_STATUS_OK && !(g->path = qs__arena_strdup(&g->arena, name))) st = QS_STATUS_NOMEM;
-    if (st == QS_STATUS_OK) st = build_graph(g, m, base_dir, diag);
+    if (st == QS_STATUS_OK) st = build_graph(g, m, base_dir, infer, diag);
     onnx__model_proto__free_unpacked(m, NULL);
     if (st != QS_STATUS_OK) {
         if (st == QS_STATUS_NOMEM) qs__diag(diag, st, "out of memory");
@@ -469,7 +469,14 @@ enum qs_status qs_graph_load_onnx_buffer(const void *data, size_t size, const ch
     return QS_STATUS_OK;
 }
 
-enum qs_status qs_graph_load_onnx(const char *path, qs_graph_t **graph_out, struct qs_diag *diag) {
+enum qs_status qs_graph_load_onnx_buffer(const void *data, size_t size, const char *name,
+                                         const char *base_dir, qs_graph_t **graph_out,
+                                         struct qs_diag *diag) {
+    return load_buffer(data, size, name, base_dir, true, graph_out, diag);
+}
+
+enum qs_status qs__graph_load_onnx_file(const char *path, bool infer, qs_graph_t **graph_out,
+                                        struct qs_diag *diag) {
     if (!path) return qs__diag(diag, QS_STATUS_INVALID_ARG, "no model path");
     FILE *f = fopen(path, "rb");
     if (!f) return qs__diag(diag, QS_STATUS_IO, "'%s': cannot open: %s", path, strerror(errno));
@@ -499,7 +506,11 @@ enum qs_status qs_graph_load_onnx(const char *path, qs_graph_t **graph_out, stru
     char *slash = strrchr(dir, '/');
     if (slash) *slash = 0;
     else snprintf(dir, sizeof dir, ".");
-    enum qs_status st = qs_graph_load_onnx_buffer(buf, size, path, dir, graph_out, diag);
+    enum qs_status st = load_buffer(buf, size, path, dir, infer, graph_out, diag);
     qs__free(buf);
     return st;
+}
+
+enum qs_status qs_graph_load_onnx(const char *path, qs_graph_t **graph_out, struct qs_diag *diag) {
+    return qs__graph_load_onnx_file(path, true, graph_out, diag);
 }
