@@ -1,0 +1,238 @@
+// Conv and ConvTranspose (opsets 1..21): 1-D to 3-D, groups, dilations, strides, pads and
+// auto_pad, optional bias, the fused activation of the node. Compute lives in
+// kernels/ref/f32-conv.c (im2col + sgemm, depthwise direct).
+#include "ir/ops/nn-impl.h"
+
+#include <limits.h>
+
+static enum qs_status conv_desc(qs_kctx *k, struct qs_f32_conv_desc *d) {
+    enum qs_status st;
+    if ((st = qs__nn_require(k, 2)) != QS_STATUS_OK ||
+        (st = qs__nn_check_f32(k, 0, "input X")) != QS_STATUS_OK ||
+        (st = qs__nn_check_f32(k, 1, "weight W")) != QS_STATUS_OK ||
+        (st = qs__nn_check_f32(k, 2, "bias B")) != QS_STATUS_OK)
+        return st;
+    const qs_view *x = k->in[0], *w = k->in[1], *b = k->n_in > 2 ? k->in[2] : NULL;
+    if (x->rank < 3)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "input has rank %d, expected [N, C, spatial...]",
+                           x->rank);
+    if (w->rank != x->rank)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "weight has rank %d, input has rank %d", w->rank,
+                           x->rank);
+    const int64_t group = qs__attr_i(k->node, "group", 1);
+    if (group < 1 || w->dims[0] % group != 0 || x->dims[1] != w->dims[1] * group)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE,
+                           "input has %lld channels, weight [%lld, %lld, ...] with group %lld",
+                           (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
+                           (long long)group);
+    if (b && (b->rank != 1 || b->dims[0] != w->dims[0]))
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "bias must have shape [%lld]",
+                           (long long)w->dims[0]);
+    const int nsp = x->rank - 2;
+    int nk = 0;
+    const int64_t *ks = qs__attr_ints(k->node, "kernel_shape", &nk);
+    if (ks) {
+        bool ok = nk == nsp;
+        for (int i = 0; ok && i < nsp; i++) ok = ks[i] == w->dims[2 + i];
+        if (!ok) return QS_NODE_ERR(k, QS_STATUS_PARSE, "kernel_shape does not match weight");
+    }
+    if ((st = qs__nn_window(k, QS_NN_CONV, nsp, x->dims + 2, w->dims + 2, &d->win)) !=
+        QS_STATUS_OK)
+        return st;
+    d->batch = x->dims[0];
+    d->c_in = x->dims[1];
+    d->c_out = w->dims[0];
+    d->groups = group;
+    qs__nn_act_bounds(k, &d->lo, &d->hi);
+    return QS_STATUS_OK;
+}
+
+// cblas takes int dimensions.
+static enum qs_status check_blas_dims(qs_kctx *k, const struct qs_f32_conv_desc *d) {
+    int64_t kv = qs__f32_window_k_size(&d->win);
+    int64_t m = QS_MAX(d->c_out, d->c_in) * kv;
+    if (m > INT_MAX || qs__f32_window_out_size(&d->win) > INT_MAX ||
+        qs__f32_window_in_size(&d->win) > INT_MAX)
+        return QS_NODE_ERR(k, QS_STATUS_UNSUPPORTED, "dimensions too large for sgemm");
+    return QS_STATUS_OK;
+}
+
+static void set_out(qs_kctx *k, const struct qs_f32_conv_desc *d, bool transpose) {
+    const qs_view *x = k->in[0];
+    int64_t dims[QS_MAX_RANK];
+    dims[0] = d->batch;
+    dims[1] = d->c_out;
+    const int nsp = x->rank - 2;
+    for (int i = 0; i < nsp; i++)
+        dims[2 + i] = transpose ? d->win.in[3 - nsp + i] : d->win.out[3 - nsp + i];
+    qs__view_set_shape(k->out[0], k->in[0]->dtype, x->rank, dims);
+}
+
+static enum qs_status conv_infer(qs_kctx *k) {
+    struct qs_f32_conv_desc d;
+    enum qs_status st = conv_desc(k, &d);
+    if (st != QS_STATUS_OK) return st;
+    set_out(k, &d, false);
+    return QS_STATUS_OK;
+}
+
+struct conv_state {
+    struct qs_f32_conv_desc d;
+    float *wpk;  // packed weights for the stride-1 path, or NULL
+};
+
+static void conv_release(void *state) {
+    struct conv_state *s = state;
+    qs__aligned_free(s->wpk);
+    qs__free(s);
+}
+
+static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
+    struct conv_state *s = qs__calloc(1, sizeof *s);
+    if (!s) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
+    k->state = s;
+    enum qs_status st = conv_desc(k, &s->d);
+    if (st == QS_STATUS_OK) st = check_blas_dims(k, &s->d);
+    if (st != QS_STATUS_OK) return st;
+    // Constant weights (every real model) are packed once for the implicit-GEMM path;
+    // weights computed at run time go through im2col + sgemm.
+    size_t packed = qs__f32_conv_packed_size(&s->d);
+    if (packed && k->in[1]->is_const && k->in[1]->data) {
+        if (!(s->wpk = qs__aligned_alloc(sizeof(float) * packed)))
+            return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory packing weights");
+        qs__f32_conv_pack(&s->d, k->in[1]->data, s->wpk);
+    }
+    *scratch_bytes = qs__f32_conv_scratch_bytes(&s->d, s->wpk != NULL);
+    return QS_STATUS_OK;
+}
+
+static enum qs_status conv_run(qs_kctx *k) {
+    const struct conv_state *s = k->state;
+    const qs_view *b = k->n_in > 2 ? k->in[2] : NULL;
+    qs__f32_conv(&s->d, k->in[0]->data, k->in[1]->data, s->wpk, b ? b->data : NULL,
+                 k->out[0]->data, k->scratch, k->pool);
+    return QS_STATUS_OK;
+}
+
+static void release_state(void *state) {
+    qs__free(state);
+}
+
+const struct qs_op_def qs__opdef_conv = {
+    .name = "Conv",
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
+    .infer = conv_infer, .prepare = conv_prepare, .run = conv_run, .release = conv_release,
+};
+
+// ---------------------------------------------------------------------------------------
+// ConvTranspose. The kernels see it as the adjoint of a conv whose image is the output.
+
+static int64_t floor_div2(int64_t a) {
+    return a >= 0 ? a / 2 : -((-a + 1) / 2);
+}
+
+static enum qs_status convt_desc(qs_kctx *k, struct qs_f32_conv_desc *d) {
+    enum qs_status st;
+    if ((st = qs__nn_require(k, 2)) != QS_STATUS_OK ||
+        (st = qs__nn_check_f32(k, 0, "input X")) != QS_STATUS_OK ||
+        (st = qs__nn_check_f32(k, 1, "weight W")) != QS_STATUS_OK ||
+        (st = qs__nn_check_f32(k, 2, "bias B")) != QS_STATUS_OK)
+        return st;
+    const qs_view *x = k->in[0], *w = k->in[1], *b = k->n_in > 2 ? k->in[2] : NULL;
+    if (x->rank < 3 || w->rank != x->rank)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "input rank %d and weight rank %d, expected "
+                           "[N, C, spatial...] and [C, M/group, kernel...]", x->rank, w->rank);
+    const int nsp = x->rank - 2;
+    if (nsp > 3)
+        return QS_NODE_ERR(k, QS_STATUS_UNSUPPORTED,
+                           "%d spatial dimensions (1 to 3 are supported)", nsp);
+    const int64_t group = qs__attr_i(k->node, "group", 1);
+    if (group < 1 || x->dims[1] != w->dims[0] || w->dims[0] % group != 0)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE,
+                           "input has %lld channels, weight [%lld, %lld, ...] with group %lld",
+                           (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
+                           (long long)group);
+    const int64_t c_out = w->dims[1] * group;
+    if (b && (b->rank != 1 || b->dims[0] != c_out))
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "bias must have shape [%lld]", (long long)c_out);
+    int64_t strides[3], dil[3], pads[6], opad[3];
+    if ((st = qs__nn_ints(k, "strides", nsp, 1, 1, strides)) != QS_STATUS_OK ||
+        (st = qs__nn_ints(k, "dilations", nsp, 1, 1, dil)) != QS_STATUS_OK ||
+        (st = qs__nn_ints(k, "output_padding", nsp, 0, 0, opad)) != QS_STATUS_OK)
+        return st;
+    // Pads may be negative here: output_shape can ask for more than the natural size.
+    if ((st = qs__nn_ints(k, "pads", 2 * nsp, 0, INT64_MIN, pads)) != QS_STATUS_OK) return st;
+    int n_os = 0;
+    const int64_t *os = qs__attr_ints(k->node, "output_shape", &n_os);
+    if (os && n_os != nsp && n_os != nsp + 2)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "output_shape has %d values, expected %d", n_os,
+                           nsp);
+    if (os) os += n_os - nsp;
+    const char *ap = qs__attr_s(k->node, "auto_pad", "NOTSET");
+    const bool upper = strcmp(ap, "SAME_UPPER") == 0, lower = strcmp(ap, "SAME_LOWER") == 0;
+    qs__f32_window_init(&d->win);
+    for (int i = 0; i < nsp; i++) {
+        const int j = 3 - nsp + i;
+        const int64_t in = x->dims[2 + i], ek = (w->dims[2 + i] - 1) * dil[i] + 1;
+        const int64_t natural = strides[i] * (in - 1) + opad[i] + ek;
+        int64_t out, begin;
+        if (os || upper || lower) {
+            out = os ? os[i] : in * strides[i];
+            const int64_t total = natural - out;
+            // As the ONNX reference: SAME_UPPER puts the smaller half first; without
+            // auto_pad the explicit pads (default 0) still give the start.
+            begin = upper ? floor_div2(total) : lower ? total - floor_div2(total) : pads[i];
+        } else {
+            begin = pads[i];
+            out = natural - pads[i] - pads[nsp + i];
+        }
+        if (out < 1)
+            return QS_NODE_ERR(k, QS_STATUS_PARSE, "output size %lld in spatial dim %d",
+                               (long long)out, i);
+        d->win.in[j] = out;
+        d->win.out[j] = in;
+        d->win.k[j] = w->dims[2 + i];
+        d->win.stride[j] = strides[i];
+        d->win.dil[j] = dil[i];
+        d->win.pad[j] = begin;
+    }
+    d->batch = x->dims[0];
+    d->c_in = x->dims[1];
+    d->c_out = c_out;
+    d->groups = group;
+    qs__nn_act_bounds(k, &d->lo, &d->hi);
+    return QS_STATUS_OK;
+}
+
+static enum qs_status convt_infer(qs_kctx *k) {
+    struct qs_f32_conv_desc d;
+    enum qs_status st = convt_desc(k, &d);
+    if (st != QS_STATUS_OK) return st;
+    set_out(k, &d, true);
+    return QS_STATUS_OK;
+}
+
+static enum qs_status convt_prepare(qs_kctx *k, size_t *scratch_bytes) {
+    struct qs_f32_conv_desc *d = qs__malloc(sizeof *d);
+    if (!d) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
+    k->state = d;
+    enum qs_status st = convt_desc(k, d);
+    if (st == QS_STATUS_OK) st = check_blas_dims(k, d);
+    if (st != QS_STATUS_OK) return st;
+    *scratch_bytes = qs__f32_conv_transpose_scratch_bytes(d);
+    return QS_STATUS_OK;
+}
+
+static enum qs_status convt_run(qs_kctx *k) {
+    const struct qs_f32_conv_desc *d = k->state;
+    const qs_view *b = k->n_in > 2 ? k->in[2] : NULL;
+    qs__f32_conv_transpose(d, k->in[0]->data, k->in[1]->data, b ? b->data : NULL,
+                           k->out[0]->data, k->scratch);
+    return QS_STATUS_OK;
+}
+
+const struct qs_op_def qs__opdef_conv_transpose = {
+    .name = "ConvTranspose",
+    .min_inputs = 2, .max_inputs = 3, .min_outputs = 1, .max_outputs = 1,
+    .infer = convt_infer, .prepare = convt_prepare, .run = convt_run, .release = release_state,
+};

@@ -1,0 +1,217 @@
+// fp32 kernels of the executor: convolution (im2col + OpenBLAS sgemm, depthwise direct),
+// pooling, normalization and softmax helpers. Internal to libqsearch.
+//
+// Layout is NCHW throughout. Spatial geometry is always described in three dimensions
+// (depth, height, width) with the real spatial dims right-aligned: a 2-D op has depth 1,
+// kernel 1, stride 1, dilation 1 and pad 0 in dimension 0, a 1-D op likewise in 0 and 1.
+//
+// Every fast kernel has a scalar reference (`*_ref`, kernels/ref/) with the same contract;
+// qs__f32_kernels() picks the best set for this CPU once (AVX-512F conv on top of AVX2+FMA,
+// or AVX2+FMA, when built with QS_ENABLE_AVX2 and the CPU has them; the environment
+// variable QS_KERNELS=ref forces the references, QS_KERNELS=avx2 caps at AVX2). Kernels
+// never allocate; none reads input past numel + QS_EXTRA_BYTES.
+#pragma once
+
+#include "kernels/internal.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/// A sliding window over one image plane (or volume), as used by conv and pooling.
+/// in: input spatial size; out: output spatial size; pad: padding before each dim;
+/// pad_end: padding after (pooling with count_include_pad counts window cells up to
+/// in + pad + pad_end; cells beyond that, which ceil_mode can create, never count).
+struct qs_f32_window {
+    int64_t in[3], out[3], k[3], stride[3], dil[3], pad[3], pad_end[3];
+};
+
+/// Sets every dim to the identity (size 1, kernel 1, stride 1, dilation 1, no padding).
+QS_INTERNAL void qs__f32_window_init(struct qs_f32_window *w);
+QS_INTERNAL int64_t qs__f32_window_in_size(const struct qs_f32_window *w);
+QS_INTERNAL int64_t qs__f32_window_out_size(const struct qs_f32_window *w);
+QS_INTERNAL int64_t qs__f32_window_k_size(const struct qs_f32_window *w);
+
+/// Stride-1 convolution as an implicit GEMM over a flat (padded) input: output position p
+/// of channel m is sum over c < c_in, t < taps of w[m][c][t] * x[c * plane + p + off[t]].
+/// A 2-D conv maps onto it with x padded to rows of Wp = W + pads, p = oh * Wp + ow and
+/// off[t] = kh * dil_h * Wp + kw * dil_w (positions with ow >= OW are computed and
+/// dropped). Weights are packed by qs__f32_conv_s1_pack into blocks of `mr` rows, the
+/// table's conv_mr. Callers split position ranges at multiples of QS_F32_CONV_NR.
+#define QS_F32_CONV_NR 16
+struct qs_f32_conv_s1 {
+    size_t m, c_in, taps;
+    const int64_t *off;  ///< taps offsets, in floats
+    size_t plane;        ///< floats between input channels
+    size_t mr;           ///< rows per packed weight block (the kernel's conv_mr)
+};
+
+/// Per-plane kernels and row kernels, one table per ISA.
+struct qs_f32_kernels {
+    const char *isa;  ///< "ref", "avx2" or "avx512"
+    size_t conv_mr;   ///< weight rows per packed block that conv_s1 expects
+    /// y[r*ldy + j] = clamp(y[r*ldy + j] + bias[r], lo, hi) for r < rows, j < n.
+    /// bias may be NULL (then only the clamp); lo/hi may be -INFINITY/INFINITY.
+    void (*bias_act)(size_t rows, size_t n, float *y, size_t ldy, const float *bias,
+                     float lo, float hi);
+    /// y[r*n + j] = x[r*n + j] * scale[r] + shift[r]  (x may equal y).
+    void (*affine_rows)(size_t rows, size_t n, const float *x, float *y, const float *scale,
+                        const float *shift);
+    /// Depthwise convolution of one plane: y = clamp(bias + sum w * x, lo, hi) over the
+    /// window `win` (w: k[0]*k[1]*k[2] weights). Padding cells read as 0.
+    void (*dwconv)(const struct qs_f32_window *win, const float *x, const float *w,
+                   float bias, float lo, float hi, float *y);
+    /// Stride-1 conv (struct qs_f32_conv_s1) for positions [p_begin, p_end) of all m
+    /// channels: y[m * ldy + p] = clamp(bias[m] + sum, lo, hi) (bias may be NULL).
+    /// Reads x up to index (c_in - 1) * plane + roundup(p_end, NR) + max(off) - 1.
+    void (*conv_s1)(const struct qs_f32_conv_s1 *cv, const float *x, const float *wpk,
+                    const float *bias, float lo, float hi, size_t p_begin, size_t p_end,
+                    float *y, size_t ldy);
+    /// Max pooling of one plane; padding cells are ignored.
+    void (*maxpool)(const struct qs_f32_window *win, const float *x, float *y);
+    /// Average pooling of one plane; the divisor counts in-image cells only, or with
+    /// count_include_pad also padding cells up to in + pad_end.
+    void (*avgpool)(const struct qs_f32_window *win, bool count_include_pad,
+                    const float *x, float *y);
+    /// y[r] = mean (or max) of x[r*n .. r*n + n).
+    void (*row_mean)(size_t rows, size_t n, const float *x, float *y);
+    void (*row_max)(size_t rows, size_t n, const float *x, float *y);
+    /// Softmax (or log-softmax) of each row of n elements (x may equal y).
+    void (*softmax)(size_t rows, size_t n, const float *x, float *y, bool log);
+    /// mean[r] and rstd[r] = 1/sqrt(var + eps) of each row (population variance).
+    void (*moments)(size_t rows, size_t n, const float *x, float eps, float *mean,
+                    float *rstd);
+    /// y[r*n + j] = (x[r*n + j] - mean[r]) * rstd[r] * gamma[j] + beta[j]; beta may be NULL.
+    void (*layernorm)(size_t rows, size_t n, const float *x, const float *mean,
+                      const float *rstd, const float *gamma, const float *beta, float *y);
+};
+
+/// The table selected for this CPU (never NULL; thread-safe after the first call).
+QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels(void);
+/// The scalar references.
+QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_ref(void);
+/// The AVX2+FMA table, or NULL when it was not built or the CPU lacks AVX2/FMA.
+QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_avx2(void);
+/// The AVX2 table with the AVX-512F stride-1 conv, or NULL when not built or supported.
+QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_avx512(void);
+
+// Scalar references (kernels/ref/f32-*.c).
+QS_INTERNAL void qs__f32_bias_act_ref(size_t rows, size_t n, float *y, size_t ldy,
+                                      const float *bias, float lo, float hi);
+QS_INTERNAL void qs__f32_affine_rows_ref(size_t rows, size_t n, const float *x, float *y,
+                                         const float *scale, const float *shift);
+QS_INTERNAL void qs__f32_dwconv_ref(const struct qs_f32_window *win, const float *x,
+                                    const float *w, float bias, float lo, float hi, float *y);
+QS_INTERNAL void qs__f32_maxpool_ref(const struct qs_f32_window *win, const float *x,
+                                     float *y);
+QS_INTERNAL void qs__f32_conv_s1_ref(const struct qs_f32_conv_s1 *cv, const float *x,
+                                     const float *wpk, const float *bias, float lo, float hi,
+                                     size_t p_begin, size_t p_end, float *y, size_t ldy);
+/// Floats of the packed weights of an m x k matrix (k = c_in * taps).
+QS_INTERNAL size_t qs__f32_conv_s1_packed_size(size_t m, size_t k, size_t mr);
+/// Packs w[m][k] (row-major) into blocks of mr rows: out[b][k][mr], rows past m zero.
+QS_INTERNAL void qs__f32_conv_s1_pack(size_t m, size_t k, size_t mr, const float *w,
+                                      float *out);
+QS_INTERNAL void qs__f32_avgpool_ref(const struct qs_f32_window *win, bool count_include_pad,
+                                     const float *x, float *y);
+QS_INTERNAL void qs__f32_row_mean_ref(size_t rows, size_t n, const float *x, float *y);
+QS_INTERNAL void qs__f32_row_max_ref(size_t rows, size_t n, const float *x, float *y);
+QS_INTERNAL void qs__f32_softmax_ref(size_t rows, size_t n, const float *x, float *y,
+                                     bool log);
+QS_INTERNAL void qs__f32_moments_ref(size_t rows, size_t n, const float *x, float eps,
+                                     float *mean, float *rstd);
+QS_INTERNAL void qs__f32_layernorm_ref(size_t rows, size_t n, const float *x,
+                                       const float *mean, const float *rstd,
+                                       const float *gamma, const float *beta, float *y);
+/// Softmax over the middle axis of [outer, n, inner] (inner > 1; no fast path needed).
+QS_INTERNAL void qs__f32_softmax_strided_ref(size_t outer, size_t n, size_t inner,
+                                             const float *x, float *y, bool log);
+
+// AVX2+FMA versions (kernels/x86/avx2/f32-*.c), same contracts. 3-D windows fall back to
+// the references inside.
+#if defined(QS_ENABLE_AVX2)
+QS_INTERNAL void qs__f32_bias_act__avx2(size_t rows, size_t n, float *y, size_t ldy,
+                                        const float *bias, float lo, float hi);
+QS_INTERNAL void qs__f32_affine_rows__avx2(size_t rows, size_t n, const float *x, float *y,
+                                           const float *scale, const float *shift);
+QS_INTERNAL void qs__f32_dwconv__avx2(const struct qs_f32_window *win, const float *x,
+                                      const float *w, float bias, float lo, float hi,
+                                      float *y);
+QS_INTERNAL void qs__f32_maxpool__avx2(const struct qs_f32_window *win, const float *x,
+                                       float *y);
+QS_INTERNAL void qs__f32_conv_s1__avx2(const struct qs_f32_conv_s1 *cv, const float *x,
+                                       const float *wpk, const float *bias, float lo,
+                                       float hi, size_t p_begin, size_t p_end, float *y,
+                                       size_t ldy);
+QS_INTERNAL void qs__f32_avgpool__avx2(const struct qs_f32_window *win,
+                                       bool count_include_pad, const float *x, float *y);
+QS_INTERNAL void qs__f32_row_mean__avx2(size_t rows, size_t n, const float *x, float *y);
+QS_INTERNAL void qs__f32_row_max__avx2(size_t rows, size_t n, const float *x, float *y);
+QS_INTERNAL void qs__f32_softmax__avx2(size_t rows, size_t n, const float *x, float *y,
+                                       bool log);
+QS_INTERNAL void qs__f32_moments__avx2(size_t rows, size_t n, const float *x, float eps,
+                                       float *mean, float *rstd);
+QS_INTERNAL void qs__f32_layernorm__avx2(size_t rows, size_t n, const float *x,
+                                         const float *mean, const float *rstd,
+                                         const float *gamma, const float *beta, float *y);
+#endif
+#if defined(QS_ENABLE_AVX512)
+// AVX-512F (kernels/x86/avx512/): the stride-1 conv; no over-read past p_end.
+QS_INTERNAL void qs__f32_conv_s1__avx512(const struct qs_f32_conv_s1 *cv, const float *x,
+                                         const float *wpk, const float *bias, float lo,
+                                         float hi, size_t p_begin, size_t p_end, float *y,
+                                         size_t ldy);
+#endif
+
+// ---------------------------------------------------------------------------------------
+// Convolution (kernels/ref/f32-conv.c). One description serves Conv and ConvTranspose.
+
+struct qs_f32_conv_desc {
+    int64_t batch, c_in, c_out, groups;
+    /// Conv: in = input spatial, out = output spatial.
+    /// ConvTranspose: the adjoint conv, so in = the OUTPUT spatial size (the image the
+    /// columns are scattered into) and out = the INPUT spatial size.
+    struct qs_f32_window win;
+    float lo, hi;  ///< fused activation clamp (-INFINITY/INFINITY when none)
+};
+
+/// True when the description is a depthwise conv the direct kernel takes
+/// (groups == c_in == c_out, at most 2 spatial dims).
+QS_INTERNAL bool qs__f32_conv_is_depthwise(const struct qs_f32_conv_desc *d);
+/// Floats of packed weights when the conv can take the packed path (groups 1: stride-1
+/// 1-D/2-D convs as an implicit GEMM over the padded image, the others as im2col and the
+/// same kernel); 0 when it cannot.
+QS_INTERNAL size_t qs__f32_conv_packed_size(const struct qs_f32_conv_desc *d);
+/// Packs w (ONNX layout) for that path into `packed` (qs__f32_conv_packed_size floats).
+QS_INTERNAL void qs__f32_conv_pack(const struct qs_f32_conv_desc *d, const float *w,
+                                   float *packed);
+/// Scratch bytes qs__f32_conv needs (64-byte aligned buffer), with or without packed
+/// weights.
+QS_INTERNAL size_t qs__f32_conv_scratch_bytes(const struct qs_f32_conv_desc *d, bool packed);
+/// y[N, c_out, out...] = act(conv(x[N, c_in, in...], w) + b). w in ONNX layout
+/// [c_out, c_in/groups, k...]; b (c_out values) may be NULL. With packed weights (wpk not
+/// NULL) the packed kernels run; otherwise depthwise convs run the direct kernel and the
+/// rest im2col + cblas_sgemm. `pool` (may be NULL) spreads the own kernels.
+QS_INTERNAL void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x,
+                              const float *w, const float *wpk, const float *b, float *y,
+                              void *scratch, qs_pool_t *pool);
+/// The same by direct summation (test oracle; slow).
+QS_INTERNAL void qs__f32_conv_direct_ref(const struct qs_f32_conv_desc *d, const float *x,
+                                         const float *w, const float *b, float *y);
+
+/// ConvTranspose: y[N, c_out, win.in...] from x[N, c_in, win.out...], w in ONNX layout
+/// [c_in, c_out/groups, k...], b may be NULL; activation clamp applied last.
+QS_INTERNAL size_t qs__f32_conv_transpose_scratch_bytes(const struct qs_f32_conv_desc *d);
+QS_INTERNAL void qs__f32_conv_transpose(const struct qs_f32_conv_desc *d, const float *x,
+                                        const float *w, const float *b, float *y,
+                                        void *scratch);
+QS_INTERNAL void qs__f32_conv_transpose_direct_ref(const struct qs_f32_conv_desc *d,
+                                                   const float *x, const float *w,
+                                                   const float *b, float *y);
+
+/// col[(c*kvol + kk) * outvol + o] = x[c, window position] (0 in padding), for one image
+/// of `channels` channels.
+QS_INTERNAL void qs__f32_im2col(const struct qs_f32_window *win, int64_t channels,
+                                const float *x, float *col);
+/// The adjoint: y[c, position] += col[...] for every in-image position.
+QS_INTERNAL void qs__f32_col2im_add(const struct qs_f32_window *win, int64_t channels,
+                                    const float *col, float *y);

@@ -1,0 +1,176 @@
+// Convolution: the sgemm (im2col) path, the depthwise path and the packed stride-1
+// implicit-GEMM path of qs__f32_conv, and qs__f32_conv_transpose, against naive direct
+// summation on seeded random shapes (1-D/2-D/3-D, groups, strides, dilations, asymmetric
+// pads, batch, fused clamp). Also the AVX2 and AVX-512 stride-1 kernels against their
+// scalar reference.
+#include "f32-test-util.h"
+
+static char what[512];
+
+static void random_desc(struct qs_f32_conv_desc *d, int i) {
+    qs__f32_window_init(&d->win);
+    const int nsp = i % 12 == 0 ? 3 : i % 12 == 1 ? 1 : 2;
+    d->batch = f32t_int(1, 3);
+    d->groups = i % 5 == 0 ? f32t_int(2, 4) : 1;
+    d->c_in = d->groups * f32t_int(1, 6);
+    d->c_out = d->groups * f32t_int(1, 9);
+    if (i % 7 == 0) d->c_in = d->c_out = d->groups = f32t_int(2, 8);  // depthwise
+    for (;;) {
+        bool ok = true;
+        for (int j = 3 - nsp; j < 3; j++) {
+            struct qs_f32_window *w = &d->win;
+            w->in[j] = f32t_int(1, j == 0 ? 5 : 24);
+            w->k[j] = f32t_int(1, j == 0 ? 2 : 4);
+            w->stride[j] = i % 3 == 0 ? 1 : f32t_int(1, 3);
+            w->dil[j] = f32t_int(1, 6) == 1 ? 2 : 1;
+            w->pad[j] = f32t_int(0, w->k[j]);
+            w->pad_end[j] = f32t_int(0, w->k[j]);
+            int64_t span = w->in[j] + w->pad[j] + w->pad_end[j] - ((w->k[j] - 1) * w->dil[j] + 1);
+            if (span < 0) ok = false;
+            else w->out[j] = span / w->stride[j] + 1;
+        }
+        if (ok) break;
+    }
+    int act = (int)f32t_int(0, 2);
+    d->lo = act == 0 ? -INFINITY : act == 1 ? 0.0f : -0.5f;
+    d->hi = act == 2 ? 0.75f : INFINITY;
+}
+
+static void describe(const struct qs_f32_conv_desc *d, const char *path) {
+    const struct qs_f32_window *w = &d->win;
+    snprintf(what, sizeof what,
+             "%s: N%lld Cin%lld Cout%lld g%lld in %lldx%lldx%lld k %lldx%lldx%lld "
+             "s %lld,%lld,%lld d %lld,%lld,%lld pad %lld,%lld,%lld out %lldx%lldx%lld",
+             path, (long long)d->batch, (long long)d->c_in, (long long)d->c_out,
+             (long long)d->groups, (long long)w->in[0], (long long)w->in[1],
+             (long long)w->in[2], (long long)w->k[0], (long long)w->k[1], (long long)w->k[2],
+             (long long)w->stride[0], (long long)w->stride[1], (long long)w->stride[2],
+             (long long)w->dil[0], (long long)w->dil[1], (long long)w->dil[2],
+             (long long)w->pad[0], (long long)w->pad[1], (long long)w->pad[2],
+             (long long)w->out[0], (long long)w->out[1], (long long)w->out[2]);
+}
+
+static void test_conv(int i) {
+    struct qs_f32_conv_desc d;
+    random_desc(&d, i);
+    const size_t xn = (size_t)(d.batch * d.c_in * qs__f32_window_in_size(&d.win));
+    const size_t yn = (size_t)(d.batch * d.c_out * qs__f32_window_out_size(&d.win));
+    const size_t wn = (size_t)(d.c_out * d.c_in / d.groups * qs__f32_window_k_size(&d.win));
+    float *x = f32t_alloc(xn), *w = f32t_alloc(wn), *b = f32t_alloc((size_t)d.c_out);
+    float *want = f32t_alloc(yn), *got = f32t_alloc(yn);
+    f32t_fill(x, xn);
+    f32t_fill(w, wn);
+    f32t_fill(b, (size_t)d.c_out);
+    const float *bias = i % 4 == 3 ? NULL : b;
+    qs__f32_conv_direct_ref(&d, x, w, bias, want);
+
+    // sgemm / depthwise path (no packed weights).
+    size_t sb = qs__f32_conv_scratch_bytes(&d, false);
+    void *scratch = qs__aligned_alloc(sb ? sb : 1);
+    qs__f32_conv(&d, x, w, NULL, bias, got, scratch, NULL);
+    describe(&d, qs__f32_conv_is_depthwise(&d) ? "depthwise" : "im2col+sgemm");
+    f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
+    f32t_check_guard(got, yn, what);
+    qs__aligned_free(scratch);
+
+    // Packed stride-1 implicit GEMM, when the shape allows it.
+    size_t pk = qs__f32_conv_packed_size(&d);
+    if (pk) {
+        float *wpk = f32t_alloc(pk);
+        qs__f32_conv_pack(&d, w, wpk);
+        sb = qs__f32_conv_scratch_bytes(&d, true);
+        scratch = qs__aligned_alloc(sb ? sb : 1);
+        for (size_t j = 0; j < yn; j++) got[j] = NAN;
+        qs__f32_conv(&d, x, w, wpk, bias, got, scratch, NULL);
+        describe(&d, "implicit gemm");
+        f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
+        f32t_check_guard(got, yn, what);
+        qs__aligned_free(scratch);
+        qs__aligned_free(wpk);
+    }
+    qs__aligned_free(x);
+    qs__aligned_free(w);
+    qs__aligned_free(b);
+    qs__aligned_free(want);
+    qs__aligned_free(got);
+}
+
+static void test_conv_transpose(int i) {
+    struct qs_f32_conv_desc d;
+    random_desc(&d, i);
+    // The adjoint geometry: win.in is the output image; make sure every input position
+    // maps somewhere (win.out as for a conv of that image).
+    const size_t xn = (size_t)(d.batch * d.c_in * qs__f32_window_out_size(&d.win));
+    const size_t yn = (size_t)(d.batch * d.c_out * qs__f32_window_in_size(&d.win));
+    const size_t wn = (size_t)(d.c_in * d.c_out / d.groups * qs__f32_window_k_size(&d.win));
+    float *x = f32t_alloc(xn), *w = f32t_alloc(wn), *b = f32t_alloc((size_t)d.c_out);
+    float *want = f32t_alloc(yn), *got = f32t_alloc(yn);
+    f32t_fill(x, xn);
+    f32t_fill(w, wn);
+    f32t_fill(b, (size_t)d.c_out);
+    const float *bias = i % 4 == 3 ? NULL : b;
+    qs__f32_conv_transpose_direct_ref(&d, x, w, bias, want);
+    size_t sb = qs__f32_conv_transpose_scratch_bytes(&d);
+    void *scratch = qs__aligned_alloc(sb ? sb : 1);
+    qs__f32_conv_transpose(&d, x, w, bias, got, scratch);
+    describe(&d, "conv_transpose");
+    f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
+    f32t_check_guard(got, yn, what);
+    qs__aligned_free(scratch);
+    qs__aligned_free(x);
+    qs__aligned_free(w);
+    qs__aligned_free(b);
+    qs__aligned_free(want);
+    qs__aligned_free(got);
+}
+
+// The AVX2 stride-1 kernel against the scalar one, position ranges not multiple of the
+// tile, m not multiple of MR.
+static void test_s1_kernel(const struct qs_f32_kernels *fast) {
+    const struct qs_f32_kernels *ref = qs__f32_kernels_ref();
+    for (int i = 0; i < 300; i++) {
+        size_t m = (size_t)f32t_int(1, 20), c = (size_t)f32t_int(1, 12);
+        size_t taps = (size_t)f32t_int(1, 9), plane = (size_t)f32t_int(1, 80);
+        int64_t off[9];
+        for (size_t t = 0; t < taps; t++) off[t] = f32t_int(0, 20);
+        size_t p_begin = (size_t)f32t_int(0, 3) * QS_F32_CONV_NR;
+        size_t p_end = p_begin + (size_t)f32t_int(1, 70), ldy = p_end + (size_t)f32t_int(0, 5);
+        size_t xn = c * plane + p_end + QS_F32_CONV_NR + 20, k = c * taps;
+        float *x = f32t_alloc(xn), *w = f32t_alloc(m * k), *wpk;
+        float *bias = f32t_alloc(m), *a = f32t_alloc(m * ldy), *bb = f32t_alloc(m * ldy);
+        f32t_fill(x, xn);
+        f32t_fill(w, m * k);
+        f32t_fill(bias, m);
+        wpk = f32t_alloc(qs__f32_conv_s1_packed_size(m, k, fast->conv_mr));
+        qs__f32_conv_s1_pack(m, k, fast->conv_mr, w, wpk);
+        for (size_t j = 0; j < m * ldy; j++) a[j] = bb[j] = -7.0f;
+        struct qs_f32_conv_s1 cv = {m, c, taps, off, plane, fast->conv_mr};
+        float lo = i % 2 ? 0.0f : -INFINITY;
+        ref->conv_s1(&cv, x, wpk, i % 3 ? bias : NULL, lo, INFINITY, p_begin, p_end, a, ldy);
+        fast->conv_s1(&cv, x, wpk, i % 3 ? bias : NULL, lo, INFINITY, p_begin, p_end, bb, ldy);
+        snprintf(what, sizeof what, "conv_s1 m=%zu c=%zu taps=%zu p=[%zu,%zu) ldy=%zu", m, c,
+                 taps, p_begin, p_end, ldy);
+        f32t_near(bb, a, m * ldy, 1e-5f, 1e-5f, what);  // includes the untouched -7 gaps
+        f32t_check_guard(bb, m * ldy, what);
+        qs__aligned_free(x);
+        qs__aligned_free(w);
+        qs__aligned_free(wpk);
+        qs__aligned_free(bias);
+        qs__aligned_free(a);
+        qs__aligned_free(bb);
+    }
+}
+
+int main(void) {
+    printf("fp32 kernels in use: %s\n", qs__f32_kernels()->isa);
+    f32t_seed(42);
+    for (int i = 0; i < 400; i++) test_conv(i);
+    for (int i = 0; i < 200; i++) test_conv_transpose(i);
+    const struct qs_f32_kernels *fast = qs__f32_kernels_avx2();
+    if (fast) test_s1_kernel(fast);
+    else printf("AVX2 stride-1 kernel not available: compared the reference path only\n");
+    if ((fast = qs__f32_kernels_avx512()) != NULL) test_s1_kernel(fast);
+    else printf("AVX-512 stride-1 kernel not available here\n");
+    printf("f32 conv: all paths match direct convolution\n");
+    return 0;
+}
