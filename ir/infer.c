@@ -37,9 +37,9 @@ static enum qs_status fold_node(const struct qs_op_def *def, qs_kctx *k, const c
     return st;
 }
 
-enum qs_status qs__infer_graph(const qs_graph_t *g, qs_view *views, bool *fold,
-                               void *(*alloc)(void *ctx, size_t bytes), void *alloc_ctx,
-                               struct qs_diag *diag) {
+static enum qs_status infer_graph(const qs_graph_t *g, qs_view *views, bool *fold,
+                                  void *(*alloc)(void *ctx, size_t bytes), void *alloc_ctx,
+                                  bool shapes_only, struct qs_diag *diag) {
     const_alloc ca = {alloc, alloc_ctx};
     qs_view *in[64], *out[16];
     for (int i = 0; i < g->n_nodes; i++) {
@@ -63,6 +63,7 @@ enum qs_status qs__infer_graph(const qs_graph_t *g, qs_view *views, bool *fold,
         qs_kctx k = {
             .node = n, .n_in = n->n_inputs, .n_out = n->n_outputs, .in = in, .out = out,
             .diag = diag, .alloc_const = kctx_alloc, .alloc_ctx = &ca,
+            .shapes_only = shapes_only,
         };
         enum qs_status st = def->infer(&k);
         if (st != QS_STATUS_OK) return st;
@@ -85,6 +86,18 @@ enum qs_status qs__infer_graph(const qs_graph_t *g, qs_view *views, bool *fold,
         }
     }
     return QS_STATUS_OK;
+}
+
+enum qs_status qs__infer_graph(const qs_graph_t *g, qs_view *views, bool *fold,
+                               void *(*alloc)(void *ctx, size_t bytes), void *alloc_ctx,
+                               struct qs_diag *diag) {
+    return infer_graph(g, views, fold, alloc, alloc_ctx, false, diag);
+}
+
+enum qs_status qs__infer_graph_shapes_only(const qs_graph_t *g, qs_view *views,
+                                           void *(*alloc)(void *ctx, size_t bytes),
+                                           void *alloc_ctx, struct qs_diag *diag) {
+    return infer_graph(g, views, NULL, alloc, alloc_ctx, true, diag);
 }
 
 // A list of blocks freed together: the folded values of one inference pass.
@@ -128,7 +141,7 @@ enum qs_status qs__graph_infer_shapes(qs_graph_t *g, struct qs_diag *diag) {
         qs__view_set_shape(v, x->v.dtype, x->decl_rank, dims);
     }
     tmp_block *blocks = NULL;
-    enum qs_status st = qs__infer_graph(g, views, NULL, tmp_alloc, &blocks, diag);
+    enum qs_status st = qs__infer_graph_shapes_only(g, views, tmp_alloc, &blocks, diag);
     if (st == QS_STATUS_OK) {
         for (int t = 0; t < g->n_tensors; t++) {
             qs_tensor *x = g->tensors[t];

@@ -189,6 +189,9 @@ typedef struct qs_kctx {
     qs_view *const *in;
     qs_view *const *out;
     struct qs_diag *diag;   // infer/prepare: where to explain a failure
+    // infer: only shapes and types are wanted (the graph-level pass of a loaded model), so
+    // ops may accept types they cannot execute, such as float16 weights in a Conv.
+    bool shapes_only;
     void *state;            // set by prepare, seen by run and release
     void *scratch;          // run: 64-byte aligned, scratch_bytes from prepare
     qs_pool_t *pool;        // run: worker pool or NULL
@@ -248,6 +251,10 @@ QS_INTERNAL bool qs__broadcast_shape(int ra, const int64_t *a, int rb, const int
 QS_INTERNAL enum qs_status qs__infer_graph(const qs_graph_t *g, qs_view *views, bool *fold,
                                            void *(*alloc)(void *ctx, size_t bytes),
                                            void *alloc_ctx, struct qs_diag *diag);
+/// qs__infer_graph with k->shapes_only set for every node.
+QS_INTERNAL enum qs_status qs__infer_graph_shapes_only(const qs_graph_t *g, qs_view *views,
+                                                       void *(*alloc)(void *ctx, size_t bytes),
+                                                       void *alloc_ctx, struct qs_diag *diag);
 /// Infers shapes at batch 1 into the graph's own tensor views (dropping folded data).
 QS_INTERNAL enum qs_status qs__graph_infer_shapes(qs_graph_t *g, struct qs_diag *diag);
 /// Floating-point operations of node i at the graph's inferred shapes.

@@ -94,7 +94,11 @@ static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag
         last[t] = -1;
         alias[t] = t;
     }
-    for (int i = 0; i < g->n_inputs; i++) first[g->inputs[i]->id] = last[g->inputs[i]->id] = 0;
+    // Inputs live through the whole run: a caller may fill them once and run many times.
+    for (int i = 0; i < g->n_inputs; i++) {
+        first[g->inputs[i]->id] = 0;
+        last[g->inputs[i]->id] = s->n_exec;
+    }
     for (int e = 0; e < s->n_exec; e++) {
         const qs_kctx *k = &s->exec[e];
         const qs_node *n = k->node;

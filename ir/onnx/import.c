@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-enum { QS_OPSET_MIN = 7, QS_OPSET_MAX = 21 };
+enum { QS_OPSET_MIN = 6, QS_OPSET_MAX = 21 };
 
 static bool dtype_known(int32_t dt) {
     switch (dt) {

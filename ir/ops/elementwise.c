@@ -410,6 +410,12 @@ const struct qs_op_def qs__opdef_bitshift = {
 // PRelu: the slope broadcasts to X (unidirectionally).
 
 static enum qs_status prelu_infer(qs_kctx *k) {
+    const qs_view *x0 = k->in[0], *s0 = k->in[1];
+    // PRelu-6 applied a 1-D slope along the channel axis, which numpy rules cannot express.
+    if (k->node->opset < 7 && s0->rank == 1 && x0->rank > 2 && s0->dims[0] > 1 &&
+        !qs__ew_unidir(s0->rank, s0->dims, x0->rank, x0->dims))
+        return QS_NODE_ERR(k, QS_STATUS_UNSUPPORTED,
+                           "opset-6 per-channel slope broadcasting is not supported");
     enum qs_status st = qs__ew_binop_infer(k, &prelu_desc);
     if (st) return st;
     const qs_view *x = k->in[0], *s = k->in[1];
