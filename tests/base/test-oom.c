@@ -39,7 +39,16 @@ static enum qs_status attempt(const char *path) {
         so.batch = 4;
         st = qs_session_create(g, &so, &s, &diag);
     }
-    if (st == QS_STATUS_OK) st = qs_session_run(s, &diag);
+    if (st == QS_STATUS_OK) {
+        // A run never allocates: buffers were planned at session creation.
+        long before = allocs;
+        st = qs_session_run(s, &diag);
+        if (st == QS_STATUS_OK) st = qs_session_run(s, &diag);
+        if (allocs != before) {
+            fprintf(stderr, "qs_session_run made %ld allocations\n", allocs - before);
+            exit(1);
+        }
+    }
     qs_session_destroy(s);
     qs_graph_destroy(g);
     return st;
