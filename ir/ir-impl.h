@@ -221,9 +221,7 @@ struct qs_op_def {
     bool alias_input0;
 };
 
-// Weak until every family is complete, so that the registry reports a missing op as
-// unsupported instead of failing to link.
-#define QS_OP(id, name, sym) extern const struct qs_op_def qs__opdef_##sym __attribute__((weak));
+#define QS_OP(id, name, sym) extern const struct qs_op_def qs__opdef_##sym;
 #include "ir/ops.def"
 #undef QS_OP
 QS_INTERNAL const struct qs_op_def *qs__op_def(enum qs_op op);
