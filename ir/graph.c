@@ -274,6 +274,7 @@ int qs_graph_node_count(const qs_graph_t *g) { return g->n_nodes; }
 static void decl_info(const qs_tensor *t, struct qs_tensor_info *info) {
     memset(info, 0, sizeof *info);
     info->name = t->name;
+    info->id = t->id;
     info->dtype = t->v.dtype;
     if (t->decl_rank >= 0) {
         info->rank = t->decl_rank;

@@ -48,6 +48,7 @@ int64_t qs__node_flops(const qs_graph_t *g, const qs_node *n) {
 static void fill_info(const qs_tensor *t, struct qs_tensor_info *info) {
     memset(info, 0, sizeof *info);
     info->name = t->name;
+    info->id = t->id;
     info->dtype = t->v.dtype;
     info->rank = t->v.rank;
     memcpy(info->dims, t->v.dims, sizeof(int64_t) * (size_t)t->v.rank);

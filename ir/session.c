@@ -22,6 +22,8 @@ struct qs_session {
     size_t arena_bytes, const_bytes, scratch_bytes;
     void *scratch;
     const_block *consts;
+    qs_session_observer observer;
+    void *observer_user;
 };
 
 static void *const_alloc(void *ctx, size_t bytes) {
@@ -261,9 +263,10 @@ error:
     return st;
 }
 
-static void view_info(const qs_view *v, const char *name, struct qs_tensor_info *info) {
+static void view_info(const qs_view *v, const qs_tensor *t, struct qs_tensor_info *info) {
     memset(info, 0, sizeof *info);
-    info->name = name;
+    info->name = t->name;
+    info->id = t->id;
     info->dtype = v->dtype;
     info->rank = v->rank;
     memcpy(info->dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
@@ -271,13 +274,13 @@ static void view_info(const qs_view *v, const char *name, struct qs_tensor_info 
 
 enum qs_status qs_session_input_info(const qs_session_t *s, int i, struct qs_tensor_info *out) {
     if (i < 0 || i >= s->g->n_inputs) return QS_STATUS_INVALID_ARG;
-    view_info(&s->views[s->g->inputs[i]->id], s->g->inputs[i]->name, out);
+    view_info(&s->views[s->g->inputs[i]->id], s->g->inputs[i], out);
     return QS_STATUS_OK;
 }
 
 enum qs_status qs_session_output_info(const qs_session_t *s, int i, struct qs_tensor_info *out) {
     if (i < 0 || i >= s->g->n_outputs) return QS_STATUS_INVALID_ARG;
-    view_info(&s->views[s->g->outputs[i]->id], s->g->outputs[i]->name, out);
+    view_info(&s->views[s->g->outputs[i]->id], s->g->outputs[i], out);
     return QS_STATUS_OK;
 }
 
@@ -295,13 +298,29 @@ size_t qs_session_arena_bytes(const qs_session_t *s) {
     return s->arena_bytes + s->const_bytes + s->scratch_bytes;
 }
 
+void qs_session_set_observer(qs_session_t *s, qs_session_observer fn, void *user) {
+    s->observer = fn;
+    s->observer_user = user;
+}
+
+static void observe(const qs_session_t *s, const qs_tensor *t) {
+    struct qs_tensor_info info;
+    view_info(&s->views[t->id], t, &info);
+    s->observer(s->observer_user, &info, s->views[t->id].data);
+}
+
 enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag) {
+    if (s->observer)
+        for (int i = 0; i < s->g->n_inputs; i++) observe(s, s->g->inputs[i]);
     for (int e = 0; e < s->n_exec; e++) {
         qs_kctx *k = &s->exec[e];
         k->diag = diag;
         enum qs_status st = s->defs[e]->run(k);
         k->diag = NULL;
         if (st != QS_STATUS_OK) return st;
+        if (s->observer)
+            for (int o = 0; o < k->node->n_outputs; o++)
+                if (k->node->outputs[o]) observe(s, k->node->outputs[o]);
     }
     return QS_STATUS_OK;
 }

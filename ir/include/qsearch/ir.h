@@ -35,6 +35,7 @@ typedef struct qs_session qs_session_t;
 /// (only for graph inputs/outputs as declared in the file; inferred shapes bind them to 1).
 struct qs_tensor_info {
     const char *name;  ///< Owned by the graph; valid until the graph is destroyed.
+    int id;            ///< index of the tensor in its graph (stable until the graph changes)
     enum qs_dtype dtype;
     int rank;
     int64_t dims[QS_MAX_RANK];
@@ -149,6 +150,13 @@ QS_API const void *qs_session_output_data(const qs_session_t *s, int i);
 /// Runs the graph once. Does not allocate. Fails only on data errors that shapes cannot
 /// catch (for example a Gather index out of range), with QS_STATUS_INVALID_ARG.
 QS_API enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag);
+/// Called by qs_session_run for every graph input (before the first node) and for every
+/// output of every node right after it ran, with the bound shape and the data (valid only
+/// during the call). Calibration uses it to observe each activation once per run.
+typedef void (*qs_session_observer)(void *user, const struct qs_tensor_info *info,
+                                    const void *data);
+/// Installs (or, with fn NULL, removes) the observer of `s`. Not thread-safe with a run.
+QS_API void qs_session_set_observer(qs_session_t *s, qs_session_observer fn, void *user);
 /// Bytes of the activation arena and of packed/folded constants, for reports.
 QS_API size_t qs_session_arena_bytes(const qs_session_t *s);
 

@@ -1,0 +1,93 @@
+// Internal (cross-folder) contract of the integer GEMM and depthwise kernels: what quant/ and
+// the int8 ops in ir/ call. The microkernels, packing layouts and per-ISA configs behind
+// these entry points are private to kernels/ (see kernels/README.md).
+//
+// The product is always written in the orientation of an NCHW convolution:
+//
+//     C[n][p] = out( sum_k (X[k][p] - x_zp) * W[n][k] + bias[n] )
+//
+// n: output channel (0..N), k: reduction (0..K, C_in*kh*kw for a conv), p: output pixel or
+// row (0..P). W is int8 (symmetric weights, narrow range [-127, 127] by default, any int8
+// accepted), X is uint8 with zero point x_zp (int8 symmetric activations are handed over as
+// uint8 by flipping the sign bit, with x_zp = 128). Every variant is bit-exact with the
+// scalar reference for every input, including saturation edges: no kernel may saturate an
+// intermediate (AVX2 variants that use vpmaddubsw must keep pair sums in int16 range, e.g. by
+// the xor-0x80/sign trick, and are tested at 255 x -128).
+#pragma once
+
+#include "kernels/internal.h"
+
+enum qs_qout {
+    QS_QOUT_U8 = 0,   // y = clamp(round_half_even(acc * scale[n]) + out_zp, qmin, qmax)
+    QS_QOUT_S8 = 1,   // same, int8 storage
+    QS_QOUT_F32 = 2,  // y = clamp(acc * scale[n] + fbias[n], fmin, fmax)  (dequantized)
+    QS_QOUT_S32 = 3,  // y = acc (raw accumulator; scale/bias ignored except int32 bias)
+};
+
+/// Epilogue of one GEMM call. Arrays are indexed by output channel n and must hold N values
+/// (the caller passes per-tensor values replicated). Not kept after the call.
+struct qs_qgemm_params {
+    enum qs_qout out_type;
+    uint8_t x_zp;
+    const int32_t *bias;   // [N] or NULL: added to the int32 accumulator
+    const float *scale;    // [N]: s_x * s_w[n] / s_y for U8/S8, s_x * s_w[n] for F32
+    const float *fbias;    // [N] or NULL: F32 only
+    int32_t out_zp;
+    int32_t qmin, qmax;    // U8/S8 clamp, in the output integer domain (fused Relu/Clip)
+    float fmin, fmax;      // F32 clamp
+};
+
+/// Rounding of the U8/S8 epilogue, shared by every variant: float product, then round
+/// half to even (as lrintf in the default rounding mode and cvtps2dq), then add the zero
+/// point and clamp. This is what ONNX QuantizeLinear and onnxruntime's QLinearConv do.
+static inline int32_t qs_requant_fp32(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi) {
+    float f = (float)acc * scale;
+    // Adding and subtracting 1.5 * 2^23 rounds half to even for |f| < 2^22.
+    f = f < 4194304.0f && f > -4194304.0f ? (f + 12582912.0f) - 12582912.0f : f;
+    int32_t q = f >= 2147483520.0f ? INT32_MAX : f <= -2147483648.0f ? INT32_MIN : (int32_t)f;
+    q = q > INT32_MAX - zp ? INT32_MAX : q + zp;
+    return q < lo ? lo : q > hi ? hi : q;
+}
+
+/// Packed int8 weights for one layer, with per-row sums for the zero-point correction and
+/// the kernel chosen for this CPU. Created once per (layer, bits); immutable afterwards, so
+/// one packed object may be used by many threads and sessions at once.
+typedef struct qs_qgemm_weights qs_qgemm_weights;
+
+/// Packs W [N][K] (row stride ldw elements). Returns NOMEM or OK. The kernel is chosen from
+/// the CPU features (QS_KERNELS=ref forces the scalar reference, for tests).
+QS_INTERNAL enum qs_status qs__qgemm_pack(size_t n, size_t k, const int8_t *w, size_t ldw,
+                                          qs_qgemm_weights **out);
+QS_INTERNAL void qs__qgemm_weights_destroy(qs_qgemm_weights *w);
+QS_INTERNAL size_t qs__qgemm_weights_bytes(const qs_qgemm_weights *w);
+/// "qs_qu8_qc8w_gemm_minmax_ukernel_4x16c4__avx512vnni" or similar, for logs and benches.
+QS_INTERNAL const char *qs__qgemm_kernel_name(const qs_qgemm_weights *w);
+
+/// Scratch bytes qs__qgemm_run needs for P columns (packed activations).
+QS_INTERNAL size_t qs__qgemm_scratch_size(const qs_qgemm_weights *w, size_t p);
+
+/// C = W x X with the epilogue above. X[k][p] is at x[k * x_stride_k + p * x_stride_p]
+/// (bytes); C[n][p] at c[n * c_stride_n + p * c_stride_p] (elements of the output type).
+/// A conv passes its im2col buffer (x_stride_k = P, x_stride_p = 1) and its NCHW output
+/// (c_stride_n = P, c_stride_p = 1); a fully connected layer passes its row-major input
+/// (x_stride_k = 1, x_stride_p = K) and output (c_stride_n = 1, c_stride_p = N).
+/// Does not allocate; splits work over `pool` (may be NULL).
+QS_INTERNAL void qs__qgemm_run(const qs_qgemm_weights *w, size_t p, const uint8_t *x,
+                               size_t x_stride_k, size_t x_stride_p, void *c,
+                               size_t c_stride_n, size_t c_stride_p,
+                               const struct qs_qgemm_params *params, void *scratch,
+                               qs_pool_t *pool);
+
+/// Depthwise int8 convolution, NCHW, one image: for every channel ch,
+///   y[ch][oh][ow] = out( sum_{i,j} (x[ch][ih][iw] - x_zp) * w[ch][i][j] + bias[ch] )
+/// with ih = oh*sh - pt + i*dh, iw = ow*sw - pl + j*dw; taps outside the image read x_zp
+/// (contribute 0). w is [C][kh][kw] int8. Output type and epilogue as in qs__qgemm_run
+/// (c_stride_n/p are not used: the output is dense NCHW).
+struct qs_qdwconv_shape {
+    size_t channels, in_h, in_w, out_h, out_w, kh, kw;
+    size_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+};
+QS_INTERNAL size_t qs__qdwconv_scratch_size(const struct qs_qdwconv_shape *s);
+QS_INTERNAL void qs__qdwconv_run(const struct qs_qdwconv_shape *s, const uint8_t *x,
+                                 const int8_t *w, void *y, const struct qs_qgemm_params *params,
+                                 void *scratch, qs_pool_t *pool);
