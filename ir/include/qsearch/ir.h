@@ -120,6 +120,46 @@ QS_API int qs_graph_layer_count(const qs_graph_t *graph);
 QS_API enum qs_status qs_graph_layer_info(const qs_graph_t *graph, int i,
                                           struct qs_layer_info *info_out);
 
+/// Per-layer precision and sparsity: what the search proposes and what quant/ and sparse/
+/// apply. It lives here, below both, because both read it. A layer not listed stays fp32
+/// and dense.
+struct qs_layer_policy {
+    int w_bits;        ///< 8 or 32
+    int a_bits;        ///< 8 or 32
+    float sparsity;    ///< fraction of weights pruned, 0 .. 0.95
+    char pattern[16];  ///< "unstructured" (default), "2:4", "4:8", "block1x4", ...
+};
+/// w_bits = a_bits = 32, sparsity 0, pattern "unstructured".
+QS_API struct qs_layer_policy qs_layer_policy_default(void);
+
+typedef struct qs_policy qs_policy_t;
+QS_API enum qs_status qs_policy_create(qs_policy_t **policy_out);
+QS_API void qs_policy_destroy(qs_policy_t *policy);
+/// Adds or replaces the entry of `layer` (a node name; copied). INVALID_ARG for values out
+/// of range (bits other than 8/32, sparsity outside [0, 0.95], unknown pattern).
+QS_API enum qs_status qs_policy_set(qs_policy_t *policy, const char *layer,
+                                    const struct qs_layer_policy *lp, struct qs_diag *diag);
+/// The entry of `layer`, or NULL when the layer is not listed. Owned by the policy.
+QS_API const struct qs_layer_policy *qs_policy_get(const qs_policy_t *policy, const char *layer);
+QS_API int qs_policy_count(const qs_policy_t *policy);
+/// Entry i in insertion order; name and lp owned by the policy. INVALID_ARG for a bad i.
+QS_API enum qs_status qs_policy_entry(const qs_policy_t *policy, int i, const char **name_out,
+                                      const struct qs_layer_policy **lp_out);
+/// Reads a policy file (YAML or JSON):
+///     layers:
+///       conv1: {w_bits: 8, a_bits: 8}
+///       fc:    {w_bits: 8, a_bits: 32, sparsity: 0.5, pattern: "2:4"}
+/// Keys left out take their defaults. Errors (IO, PARSE) name the file, line and column.
+QS_API enum qs_status qs_policy_load(const char *path, qs_policy_t **policy_out,
+                                     struct qs_diag *diag);
+/// Writes the policy in the format above (temporary file + rename).
+QS_API enum qs_status qs_policy_save(const qs_policy_t *policy, const char *path,
+                                     struct qs_diag *diag);
+/// Checks that every listed name is a quantizable layer of `graph` (qs_graph_layer_info);
+/// PARSE naming the first unknown layer otherwise.
+QS_API enum qs_status qs_policy_check(const qs_policy_t *policy, const qs_graph_t *graph,
+                                      struct qs_diag *diag);
+
 /// Session options. Start from qs_session_options_default().
 struct qs_session_options {
     size_t struct_size;
