@@ -1,0 +1,82 @@
+// Internal header of the qsearch command-line tool (search/cli/). The tool is a thin main
+// over the public API: these files include only qsearch/*.h headers and the C library.
+#pragma once
+
+#include "qsearch/common.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/// Process exit codes (README "Exit codes").
+enum cli_exit {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1,  ///< runtime failure (out of memory, numerical error, write error)
+    CLI_EXIT_USAGE = 2,    ///< bad command line, config or input file
+    CLI_EXIT_HW = 3,       ///< the hardware lacks something required
+};
+
+/// Subcommands. CLI_CMD_NONE is `qsearch` without one (only --help / --version).
+#define CLI_COMMAND_MAP(XX)                                                              \
+    XX(INSPECT, "inspect", "MODEL",                                                      \
+       "Print every node of an ONNX model (shapes, parameters, FLOPs) and the totals.")  \
+    XX(EVAL, "eval", "MODEL",                                                            \
+       "Run an ONNX model on a data set: top-1/top-5 accuracy and throughput.")
+
+enum cli_cmd {
+    CLI_CMD_NONE = 0,
+#define CLI_XX(sym, name, args, help) CLI_CMD_##sym,
+    CLI_COMMAND_MAP(CLI_XX)
+#undef CLI_XX
+    CLI_CMD_COUNT
+};
+
+/// Most values a repeatable option (--inputs) takes.
+#define CLI_MAX_VALUES 8
+struct cli_strs {
+    int n;
+    const char *v[CLI_MAX_VALUES];
+};
+
+/// Everything the command line can set. Defaults are in the option table (options.c).
+struct cli_args {
+    enum cli_cmd cmd;
+    bool help, version, verbose, quiet, raw;
+    const char *model;       ///< the MODEL positional argument
+    struct cli_strs inputs;  ///< --inputs SPEC, once per model input
+    const char *labels;      ///< --labels SPEC
+    const char *preprocess;  ///< --preprocess STR
+    const char *out;         ///< --out FILE.npy
+    int64_t batch, threads, limit;
+};
+
+/// Parses argv into `args` (defaults first). On a usage error writes a one-line message
+/// (without the "qsearch: error: " prefix) to `err` and returns false.
+bool cli_parse(int argc, char **argv, struct cli_args *args, char *err, size_t err_size);
+/// Writes the help of `cmd` (CLI_CMD_NONE: the top-level help), generated from the tables.
+void cli_print_help(enum cli_cmd cmd, FILE *f);
+const char *cli_command_name(enum cli_cmd cmd);
+
+/// Reports a failure: prints "qsearch: error: <msg>" on stderr (the diag message, or the
+/// last error the library logged, or the status string), and returns the exit code that
+/// `status` maps to. `file`, when given and not already named in the message, is
+/// prepended as "file: ".
+int cli_fail(enum qs_status status, const struct qs_diag *diag, const char *file);
+/// Prints "qsearch: error: <formatted>" and returns `code`.
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/// Prints "qsearch: note: <formatted>" on stderr unless --quiet.
+void cli_note(const struct cli_args *args, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/// Maps a library status onto an exit code.
+int cli_exit_code(enum qs_status status);
+
+int cli_cmd_inspect(const struct cli_args *args);
+int cli_cmd_eval(const struct cli_args *args);
+
+/// "[1,3,224,224]" (symbolic dims as "?") into buf; returns buf.
+char *cli_format_shape(const int64_t *dims, int rank, char *buf, size_t size);
+/// "1.23M" style compact count into buf; returns buf.
+char *cli_format_count(double v, char *buf, size_t size);
+/// Seconds from a monotonic clock.
+double cli_now(void);

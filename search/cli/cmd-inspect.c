@@ -1,0 +1,168 @@
+// qsearch inspect MODEL: one row per node (shapes at batch 1, parameters, FLOPs, fused
+// activation), the totals, and the quantizable layers the search works on.
+#include "cli.h"
+#include "qsearch/ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { SHAPES_MAX = 256 };
+
+static void tensor_line(const char *what, const struct qs_tensor_info *t) {
+    char shape[128];
+    printf("%-8s %s %s %s\n", what, t->name ? t->name : "?", qs_dtype_name(t->dtype),
+           cli_format_shape(t->dims, t->rank, shape, sizeof shape));
+}
+
+// "[1,16,8,8] [16,1,3,3] [16]": up to the first four inputs, "+k" for the rest.
+static void join_shapes(const struct qs_tensor_info *t, int shown, int total, char *buf,
+                        size_t size) {
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < shown && n < size; i++) {
+        char s[96];
+        cli_format_shape(t[i].dims, t[i].rank, s, sizeof s);
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? " " : "", s);
+    }
+    if (total > shown && n < size) snprintf(buf + n, size - n, " +%d", total - shown);
+}
+
+// 1234567 -> "1,234,567".
+static char *thousands(int64_t v, char *buf, size_t size) {
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+    size_t n = 0;
+    if (v < 0 && n + 1 < size) buf[n++] = '-';
+    for (int i = 0; i < len && n + 2 < size; i++) {
+        if (i && (len - i) % 3 == 0) buf[n++] = ',';
+        buf[n++] = digits[i];
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+static const char *layer_kind_name(enum qs_layer_kind k) {
+    switch (k) {
+    case QS_LAYER_CONV:
+        return "Conv";
+    case QS_LAYER_GEMM:
+        return "Gemm";
+    case QS_LAYER_MATMUL:
+        return "MatMul";
+    }
+    return "?";
+}
+
+int cli_cmd_inspect(const struct cli_args *args) {
+    struct qs_diag diag = {{0}};
+    qs_graph_t *g = NULL;
+    struct row {
+        char ins[SHAPES_MAX], outs[SHAPES_MAX];
+    } *rows = NULL;
+    enum qs_status st = qs_graph_load_onnx(args->model, &g, &diag);
+    if (st != QS_STATUS_OK) return cli_fail(st, &diag, args->model);
+    if (!args->raw) {
+        st = qs_graph_optimize(g, QS_PASS_DEFAULT, &diag);
+        if (st != QS_STATUS_OK) {
+            int code = cli_fail(st, &diag, args->model);
+            qs_graph_destroy(g);
+            return code;
+        }
+    }
+
+    printf("model    %s\nopset    %d\npasses   %s\n", args->model, qs_graph_opset(g),
+           args->raw ? "none (--raw: the graph as stored)"
+                     : "default (constants and BatchNorm folded, activations fused)");
+    for (int i = 0; i < qs_graph_input_count(g); i++) {
+        struct qs_tensor_info t;
+        if (qs_graph_input_info(g, i, &t) == QS_STATUS_OK) tensor_line("input", &t);
+    }
+    for (int i = 0; i < qs_graph_output_count(g); i++) {
+        struct qs_tensor_info t;
+        if (qs_graph_output_info(g, i, &t) == QS_STATUS_OK) tensor_line("output", &t);
+    }
+
+    // Column widths come from the data, so the table is measured first.
+    int n_nodes = qs_graph_node_count(g);
+    rows = calloc(n_nodes > 0 ? (size_t)n_nodes : 1, sizeof *rows);
+    if (!rows) {
+        qs_graph_destroy(g);
+        return cli_fail(QS_STATUS_NOMEM, NULL, NULL);
+    }
+    int w_name = 4, w_op = 2, w_in = 6, w_out = 7;
+    int64_t total_params = 0, total_flops = 0;
+    for (int i = 0; i < n_nodes; i++) {
+        struct qs_node_info ni;
+        if (qs_graph_node_info(g, i, &ni) != QS_STATUS_OK) continue;
+        join_shapes(ni.inputs, ni.n_inputs < 4 ? ni.n_inputs : 4, ni.n_inputs, rows[i].ins,
+                    SHAPES_MAX);
+        join_shapes(ni.outputs, ni.n_outputs < 2 ? ni.n_outputs : 2, ni.n_outputs,
+                    rows[i].outs, SHAPES_MAX);
+        int l;
+        if ((l = (int)strlen(ni.name ? ni.name : "")) > w_name) w_name = l;
+        if ((l = (int)strlen(ni.op_type)) > w_op) w_op = l;
+        if ((l = (int)strlen(rows[i].ins)) > w_in) w_in = l;
+        if ((l = (int)strlen(rows[i].outs)) > w_out) w_out = l;
+        total_params += ni.params;
+        total_flops += ni.flops;
+    }
+    if (w_name > 40) w_name = 40;
+    int w_idx = snprintf(NULL, 0, "%d", n_nodes);
+    if (w_idx < 1) w_idx = 1;
+
+    printf("\n%*s  %-*s  %-*s  %-*s  %-*s  %12s  %10s  %s\n", w_idx, "#", w_name, "node", w_op,
+           "op", w_in, "inputs", w_out, "outputs", "params", "FLOPs", "fused");
+    for (int i = 0; i < n_nodes; i++) {
+        struct qs_node_info ni;
+        if (qs_graph_node_info(g, i, &ni) != QS_STATUS_OK) continue;
+        char p[32], f[32];
+        printf("%*d  %-*s  %-*s  %-*s  %-*s  %12s  %10s  %s\n", w_idx, i, w_name,
+               ni.name ? ni.name : "", w_op, ni.op_type, w_in, rows[i].ins, w_out, rows[i].outs,
+               thousands(ni.params, p, sizeof p), cli_format_count((double)ni.flops, f, sizeof f),
+               ni.fused_activation ? ni.fused_activation : "-");
+    }
+
+    int n_layers = qs_graph_layer_count(g);
+    char p[32], f[32], kib[32];
+    snprintf(kib, sizeof kib, "%.1f KiB", (double)total_params * 4.0 / 1024.0);
+    printf("\ntotals: %d nodes, %s params (%s as fp32), %s FLOPs at batch 1, "
+           "%d quantizable layers\n",
+           n_nodes, thousands(total_params, p, sizeof p), kib,
+           cli_format_count((double)total_flops, f, sizeof f), n_layers);
+    if (n_layers > 0) {
+        int w_lname = 4;
+        for (int i = 0; i < n_layers; i++) {
+            struct qs_layer_info li;
+            if (qs_graph_layer_info(g, i, &li) != QS_STATUS_OK) continue;
+            int l = (int)strlen(li.name ? li.name : "");
+            if (l > w_lname) w_lname = l;
+        }
+        if (w_lname > 40) w_lname = 40;
+        printf("\nquantizable layers:\n%*s  %-*s  %-6s  %6s  %6s  %6s  %6s  %6s  %-11s  %-11s  "
+               "%10s  %10s\n",
+               w_idx, "#", w_lname, "name", "kind", "c_in", "c_out", "kernel", "stride",
+               "groups", "in", "out", "params", "FLOPs");
+        for (int i = 0; i < n_layers; i++) {
+            struct qs_layer_info li;
+            if (qs_graph_layer_info(g, i, &li) != QS_STATUS_OK) continue;
+            char kern[24], stride[24], in[32], out[32];
+            snprintf(kern, sizeof kern, "%lldx%lld", (long long)li.kernel_h,
+                     (long long)li.kernel_w);
+            snprintf(stride, sizeof stride, "%lldx%lld", (long long)li.stride_h,
+                     (long long)li.stride_w);
+            snprintf(in, sizeof in, "%lldx%lld", (long long)li.in_h, (long long)li.in_w);
+            snprintf(out, sizeof out, "%lldx%lld", (long long)li.out_h, (long long)li.out_w);
+            char kind[16];
+            snprintf(kind, sizeof kind, "%s%s", layer_kind_name(li.kind),
+                     li.depthwise ? "/dw" : "");
+            printf("%*d  %-*s  %-6s  %6lld  %6lld  %6s  %6s  %6lld  %-11s  %-11s  %10s  %10s\n",
+                   w_idx, i, w_lname, li.name ? li.name : "", kind, (long long)li.c_in,
+                   (long long)li.c_out, kern, stride, (long long)li.groups, in, out,
+                   thousands(li.params, p, sizeof p),
+                   cli_format_count((double)li.flops, f, sizeof f));
+        }
+    }
+    free(rows);
+    qs_graph_destroy(g);
+    return CLI_EXIT_OK;
+}
