@@ -252,7 +252,10 @@ enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options 
         s->exec[e].scratch = s->scratch;
         s->exec[e].pool = s->pool;
     }
-    openblas_set_num_threads(o.threads);
+    // OpenBLAS's own workers spin while they wait; next to our pool on the same cores they
+    // steal the time our workers need, so BLAS calls stay single-threaded and ops split
+    // work over our pool instead.
+    openblas_set_num_threads(1);
     qs__free(folded);
     *session_out = s;
     return QS_STATUS_OK;

@@ -4,18 +4,22 @@
 
 #include <hwloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct qs_pool {
     int threads;
     pthread_t *tids;
     pthread_mutex_t mu;
-    pthread_cond_t go, done;
+    pthread_cond_t go, done_cv;
     uint64_t generation;
-    int pending;
     bool stop;
     qs_pool_task task;
     void *ctx;
-    size_t n;
+    size_t n, chunk, n_chunks;
+    // (generation << 32) | next chunk: a worker that wakes late cannot take a chunk of a
+    // later job, because its compare-and-swap carries the generation it read.
+    _Atomic uint64_t cursor;
+    _Atomic size_t done;
     hwloc_topology_t topo;
     bool have_topo;
 };
@@ -25,10 +29,24 @@ typedef struct {
     int index;
 } worker_arg;
 
-static void range_of(size_t n, int parts, int i, size_t *b, size_t *e) {
-    size_t q = n / (size_t)parts, r = n % (size_t)parts;
-    *b = (size_t)i * q + QS_MIN((size_t)i, r);
-    *e = *b + q + ((size_t)i < r);
+// Takes chunks of the job of generation `gen` until none is left. Chunks instead of one
+// range per thread: on a busy host a descheduled worker must not hold the whole op back,
+// the caller simply takes the chunks it did not get to.
+static void run_chunks(qs_pool_t *p, uint32_t gen) {
+    for (;;) {
+        uint64_t cur = atomic_load(&p->cursor);
+        if ((uint32_t)(cur >> 32) != gen) return;
+        size_t c = (size_t)(cur & 0xffffffffu);
+        if (c >= p->n_chunks) return;
+        if (!atomic_compare_exchange_weak(&p->cursor, &cur, cur + 1)) continue;
+        size_t b = c * p->chunk, e = QS_MIN(p->n, b + p->chunk);
+        p->task(p->ctx, b, e);
+        if (atomic_fetch_add(&p->done, 1) + 1 == p->n_chunks) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static void bind_to_core(qs_pool_t *p, int index) {
@@ -55,16 +73,8 @@ static void *worker_main(void *arg) {
             return NULL;
         }
         seen = p->generation;
-        qs_pool_task task = p->task;
-        void *ctx = p->ctx;
-        size_t n = p->n;
         pthread_mutex_unlock(&p->mu);
-        size_t b, e;
-        range_of(n, p->threads, index, &b, &e);
-        if (b < e) task(ctx, b, e);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        run_chunks(p, (uint32_t)seen);
     }
 }
 
@@ -75,7 +85,7 @@ enum qs_status qs__pool_create(int threads, qs_pool_t **pool_out) {
     p->threads = threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     if (hwloc_topology_init(&p->topo) == 0) {
         if (hwloc_topology_load(p->topo) == 0)
             p->have_topo = true;
@@ -119,7 +129,7 @@ void qs__pool_destroy(qs_pool_t *p) {
     if (p->have_topo) hwloc_topology_destroy(p->topo);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     qs__free(p->tids);
     qs__free(p);
 }
@@ -132,18 +142,21 @@ void qs__pool_run(qs_pool_t *p, size_t n, qs_pool_task task, void *ctx) {
         task(ctx, 0, n);
         return;
     }
+    size_t parts = (size_t)p->threads * 4;
     pthread_mutex_lock(&p->mu);
     p->task = task;
     p->ctx = ctx;
     p->n = n;
-    p->pending = p->threads - 1;
+    p->chunk = (n + parts - 1) / parts;
+    p->n_chunks = (n + p->chunk - 1) / p->chunk;
+    atomic_store(&p->done, 0);
     p->generation++;
+    uint32_t gen = (uint32_t)p->generation;
+    atomic_store(&p->cursor, (uint64_t)gen << 32);
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
-    size_t b, e;
-    range_of(n, p->threads, 0, &b, &e);
-    if (b < e) task(ctx, b, e);
+    run_chunks(p, gen);
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->done) < p->n_chunks) pthread_cond_wait(&p->done_cv, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
