@@ -72,11 +72,13 @@ struct qs_fused_act {
     float lo, hi;
 };
 
-// Per-node precision/sparsity annotation, set by quant/ and sparse/ (32 = fp32).
+// Per-node precision/sparsity annotation, set by quant/ and sparse/ (32 = fp32). On a
+// lowered (integer) graph's nodes only `packed` is used: prepacked weights for the op.
 struct qs_annot {
     int w_bits, a_bits;
     float sparsity;
-    void *packed;  // owned by the module that set it
+    struct qs_layer_quant q;  // w_bits/a_bits mirror the fields above
+    const void *packed;       // owned by the module that set it
 };
 
 typedef struct qs_tensor {
@@ -90,6 +92,8 @@ typedef struct qs_tensor {
     int decl_rank;                   // -1 when the file declares no shape
     char *dim_param[QS_MAX_RANK];    // names of symbolic dims (for export)
     int producer;            // node index, -1 for inputs/initializers
+    bool has_q;              // activation quantization parameters from calibration
+    struct qs_tensor_qparams q;
 } qs_tensor;
 
 typedef struct qs_node {
@@ -255,5 +259,17 @@ QS_INTERNAL enum qs_status qs__infer_graph_shapes_only(const qs_graph_t *g, qs_v
                                                        void *alloc_ctx, struct qs_diag *diag);
 /// Infers shapes at batch 1 into the graph's own tensor views (dropping folded data).
 QS_INTERNAL enum qs_status qs__graph_infer_shapes(qs_graph_t *g, struct qs_diag *diag);
+/// The integer form of a quantized graph, as a new graph of standard ONNX (and onnxruntime
+/// contrib) operators: QuantizeLinear/DequantizeLinear at precision boundaries,
+/// QLinearConv/QLinearMatMul/QGemm for w8a8 layers (with node->annot.packed prepacked
+/// weights), QLinearAdd/QLinearConcat/QLinearGlobalAveragePool and byte-moving ops on uint8
+/// between them. Initializers of `g` are borrowed: `g` must outlive the result.
+QS_INTERNAL enum qs_status qs__graph_lower_quant(const qs_graph_t *g, qs_graph_t **out,
+                                                 struct qs_diag *diag);
+/// The QDQ form of a quantized graph for export: the fp32 graph with QuantizeLinear +
+/// DequantizeLinear pairs on every quantized activation and DequantizeLinear on int8
+/// weights and int32 biases. Borrows from `g` like qs__graph_lower_quant.
+QS_INTERNAL enum qs_status qs__graph_lower_qdq(const qs_graph_t *g, qs_graph_t **out,
+                                               struct qs_diag *diag);
 /// Floating-point operations of node i at the graph's inferred shapes.
 QS_INTERNAL int64_t qs__node_flops(const qs_graph_t *g, const qs_node *n);

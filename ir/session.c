@@ -11,6 +11,7 @@ typedef struct const_block {
 
 struct qs_session {
     qs_graph_t *g;
+    qs_graph_t *lowered;     // the integer form of a quantized graph, owned
     int batch, threads;
     qs_pool_t *pool;
     qs_view *views;          // per tensor id
@@ -59,6 +60,7 @@ void qs_session_destroy(qs_session_t *s) {
     qs__free(s->exec);
     qs__free(s->defs);
     qs__free(s->ptrs);
+    qs_graph_destroy(s->lowered);
     qs__free(s);
 }
 
@@ -188,6 +190,11 @@ enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options 
     qs_session_t *s = qs__calloc(1, sizeof *s);
     if (!s) goto error;
     s->g = g;
+    if (qs_graph_is_quantized(g)) {
+        if ((st = qs__graph_lower_quant(g, &s->lowered, diag)) != QS_STATUS_OK) goto error;
+        g = s->g = s->lowered;
+    }
+    st = QS_STATUS_NOMEM;
     s->batch = o.batch;
     s->threads = o.threads;
     if (!(s->views = qs__calloc((size_t)QS_MAX(g->n_tensors, 1), sizeof *s->views))) goto error;

@@ -497,6 +497,16 @@ QS_API enum qs_status qs_graph_save_onnx(const qs_graph_t *graph, const char *pa
     if (!graph || !path || !path[0])
         return qs__diag(diag, QS_STATUS_INVALID_ARG, "qs_graph_save_onnx: %s",
                         !graph ? "graph is NULL" : "empty path");
+    // A quantized graph is written in its standard QDQ form.
+    qs_graph_t *qdq = NULL;
+    if (qs_graph_is_quantized(graph)) {
+        enum qs_status lst = qs__graph_lower_qdq(graph, &qdq, diag);
+        if (lst != QS_STATUS_OK) {
+            qs__diag_prefix(diag, "'%s': ", path);
+            return lst;
+        }
+        graph = qdq;
+    }
     export_ctx c = {.g = graph, .diag = diag, .err = QS_STATUS_INTERNAL};
     Onnx__ModelProto model;
     uint8_t *buf = NULL;
@@ -522,5 +532,6 @@ done:
     if (st != QS_STATUS_OK) qs__log(QS_LOG_ERROR, "failed to save ONNX graph %s", diag->msg);
     qs__free(buf);
     qs__arena_free(&c.arena);
+    qs_graph_destroy(qdq);
     return st;
 }

@@ -160,6 +160,44 @@ QS_API enum qs_status qs_policy_save(const qs_policy_t *policy, const char *path
 QS_API enum qs_status qs_policy_check(const qs_policy_t *policy, const qs_graph_t *graph,
                                       struct qs_diag *diag);
 
+/// Quantization of one activation tensor (set by quant/ from calibration): real value =
+/// (q - zero_point) * scale, q stored as dtype (QS_DTYPE_U8, or QS_DTYPE_I8 for symmetric).
+struct qs_tensor_qparams {
+    float scale;
+    int32_t zero_point;
+    enum qs_dtype dtype;
+};
+/// Sets or replaces the quantization parameters of tensor `tensor_id`. INVALID_ARG for a
+/// bad id, a non-finite or non-positive scale, or a zero point outside the dtype's range.
+QS_API enum qs_status qs_graph_set_tensor_qparams(qs_graph_t *graph, int tensor_id,
+                                                  const struct qs_tensor_qparams *q,
+                                                  struct qs_diag *diag);
+/// The parameters of tensor `tensor_id`, or NULL when it has none.
+QS_API const struct qs_tensor_qparams *qs_graph_tensor_qparams(const qs_graph_t *graph, int tensor_id);
+
+/// How one quantizable layer runs. Arrays are borrowed: the caller (quant/'s weight cache)
+/// keeps them alive and unchanged for as long as the graph, and every session or export
+/// made from it, exists.
+struct qs_layer_quant {
+    int w_bits, a_bits;         ///< 8 or 32 each; 32/32 = plain fp32
+    const int8_t *weights;      ///< w_bits 8: int8 weights, same shape as the fp32 weight
+    const float *w_scales;      ///< w_bits 8: per output channel ([c_out]) or per tensor ([1])
+    int w_scale_count;          ///< c_out or 1
+    const int32_t *bias;        ///< w8a8: int32 bias round(b / (s_x * s_w[n])) or NULL
+    const void *packed;         ///< w8a8: kernel-packed weights (qs_qgemm_weights) or NULL
+};
+/// Annotates layer `layer` (an index for qs_graph_layer_info). A w8a8 layer needs
+/// qparams on its input and output tensors by the time a session is created.
+QS_API enum qs_status qs_graph_set_layer_quant(qs_graph_t *graph, int layer,
+                                               const struct qs_layer_quant *lq,
+                                               struct qs_diag *diag);
+/// Drops every layer annotation and tensor qparams (the graph is plain fp32 again).
+QS_API void qs_graph_clear_quant(qs_graph_t *graph);
+/// True when any layer is annotated with 8 bits: sessions then run the integer form (int8
+/// layers on integer kernels, quantize/dequantize only at precision boundaries), and
+/// qs_graph_save_onnx writes the standard QDQ form.
+QS_API bool qs_graph_is_quantized(const qs_graph_t *graph);
+
 /// Session options. Start from qs_session_options_default().
 struct qs_session_options {
     size_t struct_size;
