@@ -125,6 +125,7 @@ enum qs_status qs_graph_layer_info(const qs_graph_t *g, int li, struct qs_layer_
         } else if (n->op == QS_OP_GEMM) {
             info->kind = QS_LAYER_GEMM;
             bool tb = qs__attr_i(n, "transB", 0) != 0;
+            info->w_axis = tb ? 0 : 1;
             if (w->rank == 2) {
                 info->c_in = tb ? w->dims[1] : w->dims[0];
                 info->c_out = tb ? w->dims[0] : w->dims[1];
@@ -132,6 +133,7 @@ enum qs_status qs_graph_layer_info(const qs_graph_t *g, int li, struct qs_layer_
         } else {
             info->kind = QS_LAYER_MATMUL;
             const qs_view *c = is_const_input(n, 1) ? w : x;
+            info->w_axis = c->rank - 1;
             if (c->rank >= 2) {
                 info->c_in = c->dims[c->rank - 2];
                 info->c_out = c->dims[c->rank - 1];
@@ -141,4 +143,15 @@ enum qs_status qs_graph_layer_info(const qs_graph_t *g, int li, struct qs_layer_
         return QS_STATUS_OK;
     }
     return QS_STATUS_INVALID_ARG;
+}
+
+int qs_graph_tensor_count(const qs_graph_t *g) { return g->n_tensors; }
+
+enum qs_status qs_graph_tensor(const qs_graph_t *g, int id, struct qs_tensor_info *info,
+                               const void **data) {
+    if (id < 0 || id >= g->n_tensors) return QS_STATUS_INVALID_ARG;
+    const qs_tensor *t = g->tensors[id];
+    if (info) fill_info(t, info);
+    if (data) *data = t->is_initializer ? t->v.data : NULL;
+    return QS_STATUS_OK;
 }

@@ -100,6 +100,13 @@ QS_API int qs_graph_node_count(const qs_graph_t *graph);
 QS_API enum qs_status qs_graph_node_info(const qs_graph_t *graph, int i,
                                          struct qs_node_info *info_out);
 
+/// Number of tensors (ids run from 0) and the shape (at batch 1) and constant data of one:
+/// data is the initializer's (owned by the graph) or NULL for activations. INVALID_ARG for
+/// a bad id.
+QS_API int qs_graph_tensor_count(const qs_graph_t *graph);
+QS_API enum qs_status qs_graph_tensor(const qs_graph_t *graph, int tensor_id,
+                                      struct qs_tensor_info *info_out, const void **data_out);
+
 /// Quantizable layers (Conv, Gemm, MatMul with a constant operand) and the features the
 /// search agents embed.
 enum qs_layer_kind { QS_LAYER_CONV = 0, QS_LAYER_GEMM = 1, QS_LAYER_MATMUL = 2 };
@@ -115,6 +122,7 @@ struct qs_layer_info {
     int64_t out_h, out_w;
     int64_t params;          ///< weight + bias elements
     int64_t flops;           ///< at batch 1
+    int w_axis;              ///< axis of the output channels in the weight tensor
 };
 QS_API int qs_graph_layer_count(const qs_graph_t *graph);
 QS_API enum qs_status qs_graph_layer_info(const qs_graph_t *graph, int i,
