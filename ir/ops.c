@@ -12,6 +12,17 @@ static const char *const op_names[] = {
 };
 static_assert(QS_COUNTOF(op_names) == QS_OP_COUNT, "op name table out of sync");
 
+// The domain of each op: QS_OP_MS rows (ir/ops/quant.def) are onnxruntime contrib ops.
+static const char *const op_domains[] = {
+    "",
+#define QS_OP(id, name, sym) "",
+#define QS_OP_MS(id, name, sym) "com.microsoft",
+#include "ir/ops.def"
+#undef QS_OP_MS
+#undef QS_OP
+};
+static_assert(QS_COUNTOF(op_domains) == QS_OP_COUNT, "op domain table out of sync");
+
 const struct qs_op_def *qs__op_def(enum qs_op op) {
     switch (op) {
 #define QS_OP(id, name, sym) case QS_OP_##id: return &qs__opdef_##sym;
@@ -26,9 +37,10 @@ const char *qs__op_name(enum qs_op op) {
 }
 
 enum qs_op qs__op_lookup(const char *domain, const char *op_type) {
-    if (domain && domain[0] && strcmp(domain, "ai.onnx") != 0) return QS_OP_UNKNOWN;
+    if (!domain || strcmp(domain, "ai.onnx") == 0) domain = "";
     for (int i = 1; i < QS_OP_COUNT; i++)
-        if (strcmp(op_names[i], op_type) == 0) return qs__op_def((enum qs_op)i) ? i : QS_OP_UNKNOWN;
+        if (strcmp(op_names[i], op_type) == 0 && strcmp(op_domains[i], domain) == 0)
+            return qs__op_def((enum qs_op)i) ? i : QS_OP_UNKNOWN;
     return QS_OP_UNKNOWN;
 }
 

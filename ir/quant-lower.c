@@ -344,6 +344,7 @@ static bool qinits(lower *l, const qs_tensor *t) {
 static qs_tensor *get_float(lower *l, const qs_tensor *t);
 
 static qs_tensor *get_q(lower *l, const qs_tensor *t) {
+    if (!qinits(l, t)) return NULL;  // callers read l->scale/zp of t next
     if (l->qt[t->id]) return l->qt[t->id];
     qs_tensor *f = get_float(l, t);
     if (!f || !qinits(l, t)) return NULL;
@@ -837,6 +838,9 @@ static enum qs_status build(const qs_graph_t *g, bool qdq, qs_graph_t **out, str
         memcpy(f->dim_param, t->dim_param, sizeof f->dim_param);
         L->outputs[L->n_outputs++] = f;
     }
+    // Drops what no node reads, e.g. the fp32 copies of weights that were replaced by their
+    // int8 form.
+    qs__graph_remove_nodes(L, NULL);
     if ((st = qs__graph_toposort(L, diag)) != QS_STATUS_OK) goto done;
     if ((st = qs__graph_infer_shapes(L, diag)) != QS_STATUS_OK) goto done;
     *out = L;

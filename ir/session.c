@@ -82,6 +82,44 @@ static int find_root(int *alias, int t) {
     return t;
 }
 
+// Byte offset of member t inside its root's buffer.
+static size_t root_offset(const int *alias, const size_t *alias_off, int t) {
+    size_t off = 0;
+    for (; alias[t] != t; t = alias[t]) off += alias_off[t];
+    return off;
+}
+
+// A Concat whose inputs are whole consecutive blocks of its output (nothing before the
+// axis but dims of 1, as at batch 1) has its inputs planned inside the output buffer: the
+// producers write their results in place and the Concat's copies see src == dst and do
+// nothing. Only inputs that are plain activations (produced here, not aliased, not graph
+// inputs or outputs, not listed twice) at 64-byte aligned offsets are placed so.
+static void alias_concat_inputs(const qs_session_t *s, const qs_node *n, int *alias,
+                                size_t *alias_off) {
+    const qs_view *out = n->outputs[0] ? &s->views[n->outputs[0]->id] : NULL;
+    if (!out || out->is_const || out->rank < 1) return;
+    int64_t axis = qs__attr_i(n, "axis", 0);
+    if (axis < 0) axis += out->rank;
+    if (axis < 0 || axis >= out->rank || qs__numel((int)axis, out->dims) != 1) return;
+    size_t off = 0;
+    for (int j = 0; j < n->n_inputs; j++) {
+        const qs_tensor *t = n->inputs[j];
+        if (!t) return;
+        const qs_view *v = &s->views[t->id];
+        bool twice = false;
+        for (int i = 0; i < j; i++) twice = twice || n->inputs[i] == t;
+        for (int i = j + 1; i < n->n_inputs; i++) twice = twice || n->inputs[i] == t;
+        bool graph_out = t->is_output;
+        for (int i = 0; i < s->g->n_outputs; i++) graph_out = graph_out || s->g->outputs[i] == t;
+        if (!v->is_const && !twice && !t->is_input && !graph_out && t->producer >= 0 &&
+            alias[t->id] == t->id && off % 64 == 0 && t != n->outputs[0]) {
+            alias[t->id] = n->outputs[0]->id;
+            alias_off[t->id] = off;
+        }
+        off += qs__view_bytes(v);
+    }
+}
+
 // Greedy-by-size offset assignment (as in TFLite's arena planner): each buffer takes the
 // lowest offset that does not overlap a placed buffer whose lifetime intersects its own.
 static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag *diag) {
@@ -90,9 +128,10 @@ static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag
     enum qs_status st = QS_STATUS_NOMEM;
     int *first = qs__malloc(sizeof(int) * (size_t)nt), *last = qs__malloc(sizeof(int) * (size_t)nt);
     int *alias = qs__malloc(sizeof(int) * (size_t)nt);
+    size_t *alias_off = qs__calloc((size_t)nt + 1, sizeof(size_t));
     buf_plan *plans = qs__calloc((size_t)nt + 1, sizeof *plans);
     int *placed = qs__malloc(sizeof(int) * ((size_t)nt + 1));
-    if (!first || !last || !alias || !plans || !placed) goto done;
+    if (!first || !last || !alias || !alias_off || !plans || !placed) goto done;
     for (int t = 0; t < nt; t++) {
         first[t] = INT32_MAX;
         last[t] = -1;
@@ -120,7 +159,8 @@ static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag
         if (s->defs[e]->alias_input0 && n->inputs[0] && n->outputs[0] &&
             !s->views[n->inputs[0]->id].is_const &&
             qs__view_bytes(&s->views[n->inputs[0]->id]) == qs__view_bytes(&s->views[n->outputs[0]->id]))
-            alias[n->outputs[0]->id] = find_root(alias, n->inputs[0]->id);
+            alias[n->outputs[0]->id] = n->inputs[0]->id;  // a chain: see root_offset
+        if (n->op == QS_OP_CONCAT) alias_concat_inputs(s, n, alias, alias_off);
     }
     for (int i = 0; i < g->n_outputs; i++)
         if (!s->views[g->outputs[i]->id].is_const) last[g->outputs[i]->id] = s->n_exec;
@@ -166,7 +206,8 @@ static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag
     for (int p = 0; p < np; p++) s->views[plans[p].tensor].data = s->arena + plans[p].offset;
     for (int t = 0; t < nt; t++) {
         int r = find_root(alias, t);
-        if (r != t && !s->views[t].is_const) s->views[t].data = s->views[r].data;
+        if (r != t && !s->views[t].is_const)
+            s->views[t].data = (char *)s->views[r].data + root_offset(alias, alias_off, t);
     }
     st = QS_STATUS_OK;
 done:
@@ -175,6 +216,7 @@ done:
     qs__free(first);
     qs__free(last);
     qs__free(alias);
+    qs__free(alias_off);
     qs__free(plans);
     qs__free(placed);
     return st;

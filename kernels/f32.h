@@ -31,24 +31,38 @@ QS_INTERNAL int64_t qs__f32_window_in_size(const struct qs_f32_window *w);
 QS_INTERNAL int64_t qs__f32_window_out_size(const struct qs_f32_window *w);
 QS_INTERNAL int64_t qs__f32_window_k_size(const struct qs_f32_window *w);
 
-/// Stride-1 convolution as an implicit GEMM over a flat (padded) input: output position p
-/// of channel m is sum over c < c_in, t < taps of w[m][c][t] * x[c * plane + p + off[t]].
+/// Stride-1 convolution as an implicit GEMM over a flat input: output position p of
+/// channel m is sum over c < c_in, t < taps of w[m][c][t] * x[c * plane + p + off[t]].
 /// A 2-D conv maps onto it with x padded to rows of Wp = W + pads, p = oh * Wp + ow and
 /// off[t] = kh * dil_h * Wp + kw * dil_w (positions with ow >= OW are computed and
 /// dropped). Weights are packed by qs__f32_conv_s1_pack into blocks of `mr` rows, the
 /// table's conv_mr. Callers split position ranges at multiples of QS_F32_CONV_NR.
+///
+/// Row geometry (tables with conv_s1_rows; fields zero = plain flat positions): with
+/// row > 0 position p is (r, col) = (p / row, p % row) and
+///  - out_w (0 < out_w < row): only columns col < out_w are stored, at y index
+///    r * out_w + col (the padded columns are never written, no copy needed);
+///  - dy/dx (not NULL): implicit zero padding. Tap t contributes to (r, col) only when
+///    0 <= r + dy[t] < h and 0 <= col + dx[t] < row (off[t] must be dy[t] * row + dx[t]),
+///    so an unpadded image is read in place; reads of skipped cells never happen.
+/// sum (not NULL): y = clamp(acc + bias + sum[same index as y], lo, hi) (a fused residual
+/// Add; sum may equal y).
 #define QS_F32_CONV_NR 16
 struct qs_f32_conv_s1 {
     size_t m, c_in, taps;
     const int64_t *off;  ///< taps offsets, in floats
     size_t plane;        ///< floats between input channels
     size_t mr;           ///< rows per packed weight block (the kernel's conv_mr)
+    size_t row, out_w, h;
+    const int32_t *dy, *dx;
+    const float *sum;
 };
 
 /// Per-plane kernels and row kernels, one table per ISA.
 struct qs_f32_kernels {
     const char *isa;  ///< "ref", "avx2" or "avx512"
     size_t conv_mr;   ///< weight rows per packed block that conv_s1 expects
+    bool conv_s1_rows;  ///< conv_s1 takes the row geometry (row/out_w/dy/dx) and sum
     /// y[r*ldy + j] = clamp(y[r*ldy + j] + bias[r], lo, hi) for r < rows, j < n.
     /// bias may be NULL (then only the clamp); lo/hi may be -INFINITY/INFINITY.
     void (*bias_act)(size_t rows, size_t n, float *y, size_t ldy, const float *bias,
@@ -62,7 +76,8 @@ struct qs_f32_kernels {
                    float bias, float lo, float hi, float *y);
     /// Stride-1 conv (struct qs_f32_conv_s1) for positions [p_begin, p_end) of all m
     /// channels: y[m * ldy + p] = clamp(bias[m] + sum, lo, hi) (bias may be NULL).
-    /// Reads x up to index (c_in - 1) * plane + roundup(p_end, NR) + max(off) - 1.
+    /// Reads x up to index (c_in - 1) * plane + roundup(p_end, NR) + max(off) - 1
+    /// (the AVX-512 kernel: p_end + max(off) - 1, and only cells it uses).
     void (*conv_s1)(const struct qs_f32_conv_s1 *cv, const float *x, const float *wpk,
                     const float *bias, float lo, float hi, size_t p_begin, size_t p_end,
                     float *y, size_t ldy);
@@ -91,7 +106,8 @@ QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels(void);
 QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_ref(void);
 /// The AVX2+FMA table, or NULL when it was not built or the CPU lacks AVX2/FMA.
 QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_avx2(void);
-/// The AVX2 table with the AVX-512F stride-1 conv, or NULL when not built or supported.
+/// The AVX2 table with the AVX-512F stride-1 conv and max pooling, or NULL when not built
+/// or supported.
 QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_avx512(void);
 
 // Scalar references (kernels/ref/f32-*.c).
@@ -155,11 +171,14 @@ QS_INTERNAL void qs__f32_layernorm__avx2(size_t rows, size_t n, const float *x,
                                          const float *gamma, const float *beta, float *y);
 #endif
 #if defined(QS_ENABLE_AVX512)
-// AVX-512F (kernels/x86/avx512/): the stride-1 conv; no over-read past p_end.
+// AVX-512F (kernels/x86/avx512/): the stride-1 conv (no over-read past p_end) and max pooling.
 QS_INTERNAL void qs__f32_conv_s1__avx512(const struct qs_f32_conv_s1 *cv, const float *x,
                                          const float *wpk, const float *bias, float lo,
                                          float hi, size_t p_begin, size_t p_end, float *y,
                                          size_t ldy);
+/// 2-D max pooling with row strides 1 and 2 (the rest: the AVX2 kernel).
+QS_INTERNAL void qs__f32_maxpool__avx512(const struct qs_f32_window *win, const float *x,
+                                         float *y);
 #endif
 
 // ---------------------------------------------------------------------------------------
@@ -172,14 +191,17 @@ struct qs_f32_conv_desc {
     /// columns are scattered into) and out = the INPUT spatial size.
     struct qs_f32_window win;
     float lo, hi;  ///< fused activation clamp (-INFINITY/INFINITY when none)
+    /// Kernel table (NULL: qs__f32_kernels()). Packing, scratch size and the run must see
+    /// the same table; tests set it to run every table on one machine.
+    const struct qs_f32_kernels *kt;
 };
 
 /// True when the description is a depthwise conv the direct kernel takes
 /// (groups == c_in == c_out, at most 2 spatial dims).
 QS_INTERNAL bool qs__f32_conv_is_depthwise(const struct qs_f32_conv_desc *d);
 /// Floats of packed weights when the conv can take the packed path (groups 1: stride-1
-/// 1-D/2-D convs as an implicit GEMM over the padded image, the others as im2col and the
-/// same kernel); 0 when it cannot.
+/// and strided 1-D/2-D convs as an implicit GEMM over the image, its padded copy or its
+/// stride phases, the others as im2col and the same kernel); 0 when it cannot.
 QS_INTERNAL size_t qs__f32_conv_packed_size(const struct qs_f32_conv_desc *d);
 /// Packs w (ONNX layout) for that path into `packed` (qs__f32_conv_packed_size floats).
 QS_INTERNAL void qs__f32_conv_pack(const struct qs_f32_conv_desc *d, const float *w,
@@ -187,13 +209,14 @@ QS_INTERNAL void qs__f32_conv_pack(const struct qs_f32_conv_desc *d, const float
 /// Scratch bytes qs__f32_conv needs (64-byte aligned buffer), with or without packed
 /// weights.
 QS_INTERNAL size_t qs__f32_conv_scratch_bytes(const struct qs_f32_conv_desc *d, bool packed);
-/// y[N, c_out, out...] = act(conv(x[N, c_in, in...], w) + b). w in ONNX layout
-/// [c_out, c_in/groups, k...]; b (c_out values) may be NULL. With packed weights (wpk not
-/// NULL) the packed kernels run; otherwise depthwise convs run the direct kernel and the
-/// rest im2col + cblas_sgemm. `pool` (may be NULL) spreads the own kernels.
+/// y[N, c_out, out...] = act(conv(x[N, c_in, in...], w) + b + sum). w in ONNX layout
+/// [c_out, c_in/groups, k...]; b (c_out values) and sum (a residual shaped like y, the
+/// Add fused into the conv; may equal y) may be NULL. With packed weights (wpk not NULL)
+/// the packed kernels run; otherwise depthwise convs run the direct kernel and the rest
+/// im2col + cblas_sgemm. `pool` (may be NULL) spreads the own kernels.
 QS_INTERNAL void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x,
-                              const float *w, const float *wpk, const float *b, float *y,
-                              void *scratch, qs_pool_t *pool);
+                              const float *w, const float *wpk, const float *b,
+                              const float *sum, float *y, void *scratch, qs_pool_t *pool);
 /// The same by direct summation (test oracle; slow).
 QS_INTERNAL void qs__f32_conv_direct_ref(const struct qs_f32_conv_desc *d, const float *x,
                                          const float *w, const float *b, float *y);

@@ -26,6 +26,10 @@ enum qs_qout {
 
 /// Epilogue of one GEMM call. Arrays are indexed by output channel n and must hold N values
 /// (the caller passes per-tensor values replicated). Not kept after the call.
+/// Preconditions (asserted): scale finite; for U8/S8 out_zp lies in the output type's range
+/// and qmin <= qmax after both are intersected with that range (the run does the
+/// intersection, so [INT32_MIN, INT32_MAX] means "no extra clamp"). The int32 accumulation
+/// wraps modulo 2^32 (only reachable for K > 66,000), identically in every variant.
 struct qs_qgemm_params {
     enum qs_qout out_type;
     uint8_t x_zp;
@@ -40,13 +44,17 @@ struct qs_qgemm_params {
 /// Rounding of the U8/S8 epilogue, shared by every variant: float product, then round
 /// half to even (as lrintf in the default rounding mode and cvtps2dq), then add the zero
 /// point and clamp. This is what ONNX QuantizeLinear and onnxruntime's QLinearConv do.
+/// Products beyond the int32 range (and NaN, from a NaN scale) saturate before the zero
+/// point is added; the arithmetic after the product is exact (64-bit), so no zero point or
+/// bound can overflow.
 static inline int32_t qs_requant_fp32(int32_t acc, float scale, int32_t zp, int32_t lo, int32_t hi) {
     float f = (float)acc * scale;
-    // Adding and subtracting 1.5 * 2^23 rounds half to even for |f| < 2^22.
+    // Adding and subtracting 1.5 * 2^23 rounds half to even for |f| < 2^22; larger floats
+    // are integers or halves that every caller clamps far away anyway.
     f = f < 4194304.0f && f > -4194304.0f ? (f + 12582912.0f) - 12582912.0f : f;
-    int32_t q = f >= 2147483520.0f ? INT32_MAX : f <= -2147483648.0f ? INT32_MIN : (int32_t)f;
-    q = q > INT32_MAX - zp ? INT32_MAX : q + zp;
-    return q < lo ? lo : q > hi ? hi : q;
+    int64_t q = f >= 2147483648.0f ? INT32_MAX : f >= -2147483648.0f ? (int64_t)f : INT32_MIN;
+    q += zp;
+    return q < lo ? lo : q > hi ? hi : (int32_t)q;
 }
 
 /// Packed int8 weights for one layer, with per-row sums for the zero-point correction and

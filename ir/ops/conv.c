@@ -43,6 +43,7 @@ static enum qs_status conv_desc(qs_kctx *k, struct qs_f32_conv_desc *d) {
     d->c_in = x->dims[1];
     d->c_out = w->dims[0];
     d->groups = group;
+    d->kt = NULL;
     qs__nn_act_bounds(k, &d->lo, &d->hi);
     return QS_STATUS_OK;
 }
@@ -109,7 +110,7 @@ static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
 static enum qs_status conv_run(qs_kctx *k) {
     const struct conv_state *s = k->state;
     const qs_view *b = k->n_in > 2 ? k->in[2] : NULL;
-    qs__f32_conv(&s->d, k->in[0]->data, k->in[1]->data, s->wpk, b ? b->data : NULL,
+    qs__f32_conv(&s->d, k->in[0]->data, k->in[1]->data, s->wpk, b ? b->data : NULL, NULL,
                  k->out[0]->data, k->scratch, k->pool);
     return QS_STATUS_OK;
 }
@@ -200,6 +201,7 @@ static enum qs_status convt_desc(qs_kctx *k, struct qs_f32_conv_desc *d) {
     d->c_in = x->dims[1];
     d->c_out = c_out;
     d->groups = group;
+    d->kt = NULL;
     qs__nn_act_bounds(k, &d->lo, &d->hi);
     return QS_STATUS_OK;
 }

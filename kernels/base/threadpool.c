@@ -2,8 +2,13 @@
 // workers, which are bound to distinct cores with hwloc (a failure there only warns).
 #include "kernels/internal.h"
 
-#include <hwloc.h>
 #include <pthread.h>
+
+// QS_NO_HWLOC: builds without hwloc (the ARM cross-build of the kernel tests); workers are
+// then left wherever the OS puts them.
+#if !defined(QS_NO_HWLOC)
+#include <hwloc.h>
+#endif
 #include <stdatomic.h>
 
 struct qs_pool {
@@ -20,8 +25,10 @@ struct qs_pool {
     // later job, because its compare-and-swap carries the generation it read.
     _Atomic uint64_t cursor;
     _Atomic size_t done;
+#if !defined(QS_NO_HWLOC)
     hwloc_topology_t topo;
     bool have_topo;
+#endif
 };
 
 typedef struct {
@@ -50,12 +57,17 @@ static void run_chunks(qs_pool_t *p, uint32_t gen) {
 }
 
 static void bind_to_core(qs_pool_t *p, int index) {
+#if defined(QS_NO_HWLOC)
+    (void)p;
+    (void)index;
+#else
     if (!p->have_topo) return;
     int ncores = hwloc_get_nbobjs_by_type(p->topo, HWLOC_OBJ_CORE);
     if (ncores <= 0) return;
     hwloc_obj_t core = hwloc_get_obj_by_type(p->topo, HWLOC_OBJ_CORE, (unsigned)(index % ncores));
     if (!core || hwloc_set_cpubind(p->topo, core->cpuset, HWLOC_CPUBIND_THREAD) != 0)
         qs__log(QS_LOG_DEBUG, "could not bind worker %d to a core", index);
+#endif
 }
 
 static void *worker_main(void *arg) {
@@ -86,6 +98,7 @@ enum qs_status qs__pool_create(int threads, qs_pool_t **pool_out) {
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     pthread_cond_init(&p->done_cv, NULL);
+#if !defined(QS_NO_HWLOC)
     if (hwloc_topology_init(&p->topo) == 0) {
         if (hwloc_topology_load(p->topo) == 0)
             p->have_topo = true;
@@ -93,6 +106,7 @@ enum qs_status qs__pool_create(int threads, qs_pool_t **pool_out) {
             hwloc_topology_destroy(p->topo);
     }
     if (!p->have_topo) qs__log(QS_LOG_WARN, "hwloc could not load the topology; threads are not bound");
+#endif
     p->tids = qs__calloc((size_t)threads, sizeof(pthread_t));
     if (!p->tids) {
         qs__pool_destroy(p);
@@ -126,7 +140,9 @@ void qs__pool_destroy(qs_pool_t *p) {
     pthread_cond_broadcast(&p->go);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->threads && p->tids; i++) pthread_join(p->tids[i], NULL);
+#if !defined(QS_NO_HWLOC)
     if (p->have_topo) hwloc_topology_destroy(p->topo);
+#endif
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->go);
     pthread_cond_destroy(&p->done_cv);

@@ -1,10 +1,10 @@
 // Convolution and transposed convolution, plus naive oracles for the tests.
 //
 // Packed path (every group-1 conv whose weights are constant, packed once in prepare):
-// stride-1 1-D/2-D convs copy the input into a zero-padded image once and run the
-// implicit-GEMM kernel (conv_s1) on it, so every tap is a constant shift of the flat image
-// and nothing like im2col is materialized; other group-1 convs run im2col and the same
-// kernel as a 1x1 conv over the columns. Bias and the fused activation are applied in
+// the implicit-GEMM kernel (conv_s1) runs over the image itself (stride 1, same width:
+// padding taps masked per lane), over a zero-padded copy (other stride-1 convs), over the
+// stride phases of the padded image (strided convs), or over im2col columns (the rest);
+// see "Packed paths" below. Bias, the fused residual and the activation are applied in
 // registers before the store.
 // Unpacked path (weights computed at run time, grouped convs): depthwise convs run the
 // direct kernel; the rest im2col + cblas_sgemm per image and group (the ONNX weight layout
@@ -133,90 +133,138 @@ static void dw_run(void *ctx, size_t begin, size_t end) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Stride-1 implicit GEMM (groups 1, strides 1, 1-D/2-D). The input is copied once into a
-// zero-padded image (skipped for unpadded 1x1 convs), every tap is then a constant shift
-// of the flat padded image, and the kernel reads it directly: no im2col, no B packing, and
-// bias + activation are applied before the store.
+// Packed paths: every group-1 conv whose weights are constant, packed once for the table's
+// conv_mr (the same packing serves all of them).
+//
+//  S1_DIRECT  stride 1 and the output as wide as the input (same padding, 1x1 unpadded):
+//             the kernel reads x in place; taps that fall in the padding are masked per
+//             lane (tables with conv_s1_rows; unpadded 1x1 convs need no mask). No copy.
+//  S1_PADDED  other stride-1 1-D/2-D convs: x is copied into a zero-padded image where
+//             every tap is a constant shift; the kernel skips the padded columns when it
+//             stores (conv_s1_rows), else they are computed into scratch and dropped.
+//  PHASE      strided 1-D/2-D convs whose kernel spans the stride (conv_s1_rows): the
+//             padded image is split into its stride phases (sh * sw planes, a
+//             space-to-depth), where every tap is again a constant shift of one plane: a
+//             3x3 stride-2 conv becomes a stride-1 conv with 2x2 shifts over 4 planes.
+//  IM2COL     the rest: im2col (skipped for 1x1 stride-1 unpadded), then the kernel as a
+//             1x1 conv with c_in * kvol "channels".
 
-struct s1_geom {
-    int64_t hp, wp, plane, n;  // padded rows/cols, floats per channel, flat positions
+enum packed_path { P_S1_DIRECT, P_S1_PADDED, P_PHASE, P_IM2COL };
+
+struct pgeom {
+    enum packed_path path;
+    int64_t hq, wq;      // rows and columns of one plane of the kernel's input
+    int64_t plane;       // floats per input channel of the kernel's input
+    int64_t n;           // flat positions the kernel runs over
+    int64_t row;         // positions per row (0: plain flat positions)
     int64_t taps, maxoff;
-    bool direct_in;            // read x as is (unpadded 1x1)
-    bool direct_out;           // no dropped columns: write y as is
+    bool masked;         // implicit padding (dy/dx)
+    bool rows;           // the kernel takes row geometry and sum (conv_s1_rows)
+    bool drop_copy;      // padded columns computed into scratch, then dropped by a copy
+    size_t in_floats, out_floats;  // scratch: kernel input, dropped-column output
+    int64_t off[64];
+    int32_t dy[64], dx[64];
 };
 
-// The packed path takes every group-1 conv: stride-1 1-D/2-D ones read the padded image
-// directly, the rest run im2col and then the same kernel as a 1x1 conv over the columns.
-static bool packed_eligible(const struct qs_f32_conv_desc *d) {
-    return d->groups == 1;
-}
-
-static bool s1_eligible(const struct qs_f32_conv_desc *d) {
-    const struct qs_f32_window *w = &d->win;
-    return d->groups == 1 && w->in[0] == 1 && w->k[0] == 1 && w->out[0] == 1 &&
-           w->stride[1] == 1 && w->stride[2] == 1 && w->k[1] * w->k[2] <= 64;
-}
-
-static void s1_geom(const struct qs_f32_conv_desc *d, struct s1_geom *g) {
-    const struct qs_f32_window *w = &d->win;
-    const int64_t ekh = (w->k[1] - 1) * w->dil[1], ekw = (w->k[2] - 1) * w->dil[2];
-    g->hp = w->out[1] + ekh;
-    g->wp = w->out[2] + ekw;
-    g->plane = g->hp * g->wp;
-    g->n = w->out[1] * g->wp;
-    g->taps = w->k[1] * w->k[2];
-    g->maxoff = ekh * g->wp + ekw;
-    g->direct_in = g->taps == 1 && g->hp == w->in[1] && g->wp == w->in[2];
-    g->direct_out = g->wp == w->out[2];
+static const struct qs_f32_kernels *conv_table(const struct qs_f32_conv_desc *d) {
+    return d->kt ? d->kt : qs__f32_kernels();
 }
 
 static size_t align16(int64_t n) {
     return ((size_t)n + 15) & ~(size_t)15;
 }
 
+static void pgeom_init(const struct qs_f32_conv_desc *d, struct pgeom *g) {
+    const struct qs_f32_kernels *kt = conv_table(d);
+    const struct qs_f32_window *w = &d->win;
+    memset(g, 0, sizeof *g);
+    const int64_t taps = w->k[1] * w->k[2];
+    const int64_t ekh = (w->k[1] - 1) * w->dil[1] + 1, ekw = (w->k[2] - 1) * w->dil[2] + 1;
+    const int64_t sh = w->stride[1], sw = w->stride[2];
+    const bool flat = w->in[0] == 1 && w->k[0] == 1 && w->out[0] == 1 && taps <= 64;
+    const bool s1 = sh == 1 && sw == 1;
+    const bool plain_1x1 = taps == 1 && w->pad[1] == 0 && w->pad[2] == 0 &&
+                           w->out[1] == w->in[1] && w->out[2] == w->in[2];
+    g->taps = taps;
+    g->rows = kt->conv_s1_rows;
+    if (flat && s1 && (plain_1x1 || (g->rows && w->out[2] == w->in[2]))) {
+        g->path = P_S1_DIRECT;
+        g->hq = w->in[1];
+        g->wq = w->in[2];
+        g->plane = g->hq * g->wq;
+        g->n = w->out[1] * g->wq;
+        g->row = plain_1x1 ? 0 : g->wq;
+        g->masked = !plain_1x1;
+        for (int64_t kh = 0, t = 0; kh < w->k[1]; kh++)
+            for (int64_t kw = 0; kw < w->k[2]; kw++, t++) {
+                g->dy[t] = (int32_t)(kh * w->dil[1] - w->pad[1]);
+                g->dx[t] = (int32_t)(kw * w->dil[2] - w->pad[2]);
+                g->off[t] = g->dy[t] * g->wq + g->dx[t];
+            }
+        return;
+    }
+    if (flat && (s1 || (g->rows && ekh >= sh && ekw >= sw))) {
+        g->path = s1 ? P_S1_PADDED : P_PHASE;
+        // Plane size: the padded image (stride 1) or one of its phases.
+        g->hq = w->out[1] - 1 + (ekh + sh - 1) / sh;
+        g->wq = w->out[2] - 1 + (ekw + sw - 1) / sw;
+        g->plane = sh * sw * g->hq * g->wq;
+        g->n = w->out[1] * g->wq;
+        g->row = g->wq;
+        for (int64_t kh = 0, t = 0; kh < w->k[1]; kh++)
+            for (int64_t kw = 0; kw < w->k[2]; kw++, t++) {
+                const int64_t rr = kh * w->dil[1], cc = kw * w->dil[2];
+                g->off[t] = ((rr % sh * sw + cc % sw) * g->hq + rr / sh) * g->wq + cc / sw;
+                g->maxoff = QS_MAX(g->maxoff, g->off[t]);
+            }
+        g->drop_copy = !g->rows && g->wq != w->out[2];
+        g->in_floats = align16(d->c_in * g->plane + g->maxoff + 2 * QS_F32_CONV_NR);
+        g->out_floats = g->drop_copy ? (size_t)d->c_out * align16(g->n) : 0;
+        return;
+    }
+    g->path = P_IM2COL;
+    g->taps = 1;
+    g->n = qs__f32_window_out_size(w);
+    g->plane = g->n;
+    if (!is_pointwise(w))
+        // Slack for the kernel's reads past the last column tile.
+        g->in_floats = (size_t)(d->c_in * qs__f32_window_k_size(w) * g->n) + QS_F32_CONV_NR;
+}
+
 size_t qs__f32_conv_packed_size(const struct qs_f32_conv_desc *d) {
-    if (!packed_eligible(d)) return 0;
+    if (d->groups != 1) return 0;
     return qs__f32_conv_s1_packed_size((size_t)d->c_out,
                                        (size_t)(d->c_in * qs__f32_window_k_size(&d->win)),
-                                       qs__f32_kernels()->conv_mr);
+                                       conv_table(d)->conv_mr);
 }
 
 void qs__f32_conv_pack(const struct qs_f32_conv_desc *d, const float *w, float *packed) {
     qs__f32_conv_s1_pack((size_t)d->c_out, (size_t)(d->c_in * qs__f32_window_k_size(&d->win)),
-                         qs__f32_kernels()->conv_mr, w, packed);
-}
-
-// Scratch layout of the s1 path: [padded input][output with dropped columns].
-static void s1_scratch(const struct qs_f32_conv_desc *d, const struct s1_geom *g,
-                       size_t *in_floats, size_t *out_floats) {
-    *in_floats = g->direct_in ? 0 : align16(d->c_in * g->plane + g->maxoff + 2 * QS_F32_CONV_NR);
-    *out_floats = g->direct_out ? 0 : (size_t)d->c_out * align16(g->n);
+                         conv_table(d)->conv_mr, w, packed);
 }
 
 size_t qs__f32_conv_scratch_bytes(const struct qs_f32_conv_desc *d, bool packed) {
-    if (packed && s1_eligible(d)) {
-        struct s1_geom g;
-        size_t a, b;
-        s1_geom(d, &g);
-        s1_scratch(d, &g, &a, &b);
-        return sizeof(float) * (a + b);
+    if (packed && d->groups == 1) {
+        struct pgeom g;
+        pgeom_init(d, &g);
+        return sizeof(float) * (g.in_floats + g.out_floats);
     }
     if ((!packed && qs__f32_conv_is_depthwise(d)) || is_pointwise(&d->win)) return 0;
     int64_t k = d->c_in / d->groups * qs__f32_window_k_size(&d->win);
-    // Slack for the packed kernel's reads past the last column tile.
-    return sizeof(float) * ((size_t)(k * qs__f32_window_out_size(&d->win)) + QS_F32_CONV_NR);
+    return sizeof(float) * (size_t)(k * qs__f32_window_out_size(&d->win));
 }
 
-static void pad_image(const struct qs_f32_conv_desc *d, const struct s1_geom *g,
-                      const float *x, float *xp, size_t floats) {
+// x (one image) into the zero-padded image of the S1_PADDED path, the tail zeroed.
+static void pad_image(const struct qs_f32_conv_desc *d, const struct pgeom *g,
+                      const float *x, float *xp) {
     const struct qs_f32_window *w = &d->win;
     const int64_t H = w->in[1], W = w->in[2], pt = w->pad[1], pl = w->pad[2];
-    const int64_t pr = g->wp - W - pl;
+    const int64_t pr = g->wq - W - pl;
     float *p = xp;
     for (int64_t c = 0; c < d->c_in; c++) {
         const float *xc = x + c * H * W;
-        memset(p, 0, sizeof(float) * (size_t)(pt * g->wp + pl));
-        p += pt * g->wp + pl;
+        memset(p, 0, sizeof(float) * (size_t)(pt * g->wq + pl));
+        p += pt * g->wq + pl;
         for (int64_t h = 0; h < H; h++) {
             memcpy(p, xc + h * W, sizeof(float) * (size_t)W);
             p += W;
@@ -225,11 +273,52 @@ static void pad_image(const struct qs_f32_conv_desc *d, const struct s1_geom *g,
             memset(p, 0, sizeof(float) * (size_t)gap);
             p += gap;
         }
-        int64_t rest = (g->hp - pt - H) * g->wp;
+        int64_t rest = (g->hq - pt - H) * g->wq;
         memset(p, 0, sizeof(float) * (size_t)rest);
         p += rest;
     }
-    memset(p, 0, sizeof(float) * (floats - (size_t)(p - xp)));
+    memset(p, 0, sizeof(float) * (g->in_floats - (size_t)(p - xp)));
+}
+
+// x (one image) into the stride phases of its padded image: plane (a, b) of channel c
+// holds padded[i * sh + a][j * sw + b] for i < hq, j < wq.
+static void phase_split(const struct qs_f32_conv_desc *d, const struct pgeom *g,
+                        const float *x, float *xp) {
+    const struct qs_f32_window *w = &d->win;
+    const int64_t H = w->in[1], W = w->in[2], pt = w->pad[1], pl = w->pad[2];
+    const int64_t sh = w->stride[1], sw = w->stride[2];
+    float *p = xp;
+    for (int64_t c = 0; c < d->c_in; c++)
+        for (int64_t a = 0; a < sh; a++)
+            for (int64_t b = 0; b < sw; b++) {
+                // Columns j with 0 <= j * sw + b - pl < W.
+                const int64_t j_lo = QS_MIN(QS_MAX(ceil_div(pl - b, sw), 0), g->wq);
+                const int64_t j_hi = QS_MAX(QS_MIN(ceil_div(W + pl - b, sw), g->wq), j_lo);
+                for (int64_t i = 0; i < g->hq; i++, p += g->wq) {
+                    const int64_t ih = i * sh + a - pt;
+                    if (ih < 0 || ih >= H) {
+                        memset(p, 0, sizeof(float) * (size_t)g->wq);
+                        continue;
+                    }
+                    const float *src = x + (c * H + ih) * W + b - pl;
+                    for (int64_t j = 0; j < j_lo; j++) p[j] = 0.0f;
+                    // Stride 2 spelled out so that the compiler vectorizes it.
+                    if (sw == 2)
+                        for (int64_t j = j_lo; j < j_hi; j++) p[j] = src[2 * j];
+                    else
+                        for (int64_t j = j_lo; j < j_hi; j++) p[j] = src[j * sw];
+                    for (int64_t j = j_hi; j < g->wq; j++) p[j] = 0.0f;
+                }
+            }
+}
+
+// y = clamp(y + s, lo, hi): the fused residual Add where the kernel could not take it.
+static void add_clamp(size_t n, float *y, const float *s, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) {
+        float v = y[i] + s[i];
+        v = v < lo ? lo : v;
+        y[i] = v > hi ? hi : v;
+    }
 }
 
 struct s1_task {
@@ -248,100 +337,101 @@ static void s1_run(void *ctx, size_t begin, size_t end) {
                    t->ldy);
 }
 
-static void conv_s1(const struct qs_f32_conv_desc *d, const float *x, const float *wpk,
-                    const float *b, float *y, void *scratch, qs_pool_t *pool) {
-    struct s1_geom g;
-    size_t in_floats, out_floats;
-    s1_geom(d, &g);
-    s1_scratch(d, &g, &in_floats, &out_floats);
-    int64_t off[64];
-    int64_t *offs = g.taps <= 64 ? off : NULL;
-    QS_ASSERT(offs);  // callers take this path only for kernels of at most 64 taps
-    for (int64_t kh = 0, t = 0; kh < d->win.k[1]; kh++)
-        for (int64_t kw = 0; kw < d->win.k[2]; kw++)
-            offs[t++] = kh * d->win.dil[1] * g.wp + kw * d->win.dil[2];
-    const struct qs_f32_conv_s1 cv = {(size_t)d->c_out, (size_t)d->c_in, (size_t)g.taps, offs,
-                                      (size_t)g.plane, qs__f32_kernels()->conv_mr};
-    float *xp = scratch, *yt = (float *)scratch + in_floats;
-    const int64_t inv = qs__f32_window_in_size(&d->win);
-    const int64_t outv = qs__f32_window_out_size(&d->win), ow = d->win.out[2];
+static void conv_packed(const struct qs_f32_conv_desc *d, const float *x, const float *wpk,
+                        const float *b, const float *sum, float *y, void *scratch,
+                        qs_pool_t *pool) {
+    const struct qs_f32_kernels *kt = conv_table(d);
+    struct pgeom g;
+    pgeom_init(d, &g);
+    const struct qs_f32_window *w = &d->win;
+    const int64_t inv = qs__f32_window_in_size(w), outv = qs__f32_window_out_size(w);
+    const int64_t k_ch = g.path == P_IM2COL ? d->c_in * qs__f32_window_k_size(w) : d->c_in;
+    struct qs_f32_conv_s1 cv = {.m = (size_t)d->c_out, .c_in = (size_t)k_ch,
+                                .taps = (size_t)g.taps, .off = g.off,
+                                .plane = (size_t)g.plane, .mr = kt->conv_mr};
+    if (g.rows && g.path != P_IM2COL) {
+        cv.row = (size_t)g.row;
+        cv.out_w = (size_t)w->out[2];
+        if (g.masked) {
+            cv.h = (size_t)g.hq;
+            cv.dy = g.dy;
+            cv.dx = g.dx;
+        }
+    }
+    // The residual goes into the kernel's epilogue when it can take it; otherwise the
+    // kernel stores unclamped values and add_clamp finishes.
+    const bool sum_in_kernel = sum && g.rows && !g.drop_copy;
+    const bool sum_after = sum && !sum_in_kernel;
+    float *xs = scratch, *yt = (float *)scratch + g.in_floats;
     const size_t tiles = ((size_t)g.n + QS_F32_CONV_NR - 1) / QS_F32_CONV_NR;
     for (int64_t n = 0; n < d->batch; n++) {
         const float *xn = x + n * d->c_in * inv;
         float *yn = y + n * d->c_out * outv;
-        if (!g.direct_in) pad_image(d, &g, xn, xp, in_floats);
-        struct s1_task t = {qs__f32_kernels(), &cv, g.direct_in ? xn : xp, wpk, b, d->lo, d->hi,
-                            g.direct_out ? yn : yt, g.direct_out ? (size_t)g.n : align16(g.n),
-                            (size_t)g.n};
+        const float *xk = xn;
+        switch (g.path) {
+        case P_S1_DIRECT: break;
+        case P_S1_PADDED: pad_image(d, &g, xn, xs), xk = xs; break;
+        case P_PHASE: phase_split(d, &g, xn, xs), xk = xs; break;
+        case P_IM2COL:
+            if (!is_pointwise(w)) qs__f32_im2col(w, d->c_in, xn, xs), xk = xs;
+            break;
+        }
+        cv.sum = sum_in_kernel ? sum + n * d->c_out * outv : NULL;
+        struct s1_task t = {kt, &cv, xk, wpk, b, sum_after ? -INFINITY : d->lo,
+                            sum_after ? INFINITY : d->hi, g.drop_copy ? yt : yn,
+                            g.drop_copy ? align16(g.n) : (size_t)outv, (size_t)g.n};
         qs__pool_run(pool, tiles, s1_run, &t);
-        if (!g.direct_out) {
+        if (g.drop_copy) {
             // Drop the columns that only exist in the padded width.
             for (int64_t m = 0; m < d->c_out; m++)
-                for (int64_t oh = 0; oh < d->win.out[1]; oh++)
-                    memcpy(yn + (m * d->win.out[1] + oh) * ow,
-                           yt + (size_t)m * align16(g.n) + (size_t)(oh * g.wp),
-                           sizeof(float) * (size_t)ow);
+                for (int64_t oh = 0; oh < w->out[1]; oh++)
+                    memcpy(yn + (m * w->out[1] + oh) * w->out[2],
+                           yt + (size_t)m * align16(g.n) + (size_t)(oh * g.wq),
+                           sizeof(float) * (size_t)w->out[2]);
         }
-    }
-}
-
-// Any other group-1 conv: im2col (skipped for 1x1 stride-1 unpadded), then the packed
-// kernel as a 1x1 conv with k = c_in * kvol "channels" of outv positions each.
-static void conv_im2col_packed(const struct qs_f32_conv_desc *d, const float *x,
-                               const float *wpk, const float *b, float *y, void *scratch,
-                               qs_pool_t *pool) {
-    const int64_t inv = qs__f32_window_in_size(&d->win);
-    const int64_t outv = qs__f32_window_out_size(&d->win);
-    const int64_t K = d->c_in * qs__f32_window_k_size(&d->win);
-    const bool pointwise = is_pointwise(&d->win);
-    const int64_t off0 = 0;
-    const struct qs_f32_conv_s1 cv = {(size_t)d->c_out, (size_t)K, 1, &off0, (size_t)outv,
-                                      qs__f32_kernels()->conv_mr};
-    const size_t tiles = ((size_t)outv + QS_F32_CONV_NR - 1) / QS_F32_CONV_NR;
-    for (int64_t n = 0; n < d->batch; n++) {
-        const float *xn = x + n * d->c_in * inv;
-        if (!pointwise) qs__f32_im2col(&d->win, d->c_in, xn, scratch);
-        struct s1_task t = {qs__f32_kernels(), &cv, pointwise ? xn : scratch, wpk, b, d->lo,
-                            d->hi, y + n * d->c_out * outv, (size_t)outv, (size_t)outv};
-        qs__pool_run(pool, tiles, s1_run, &t);
+        if (sum_after)
+            add_clamp((size_t)(d->c_out * outv), yn, sum + n * d->c_out * outv, d->lo, d->hi);
     }
 }
 
 void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x, const float *w,
-                  const float *wpk, const float *b, float *y, void *scratch, qs_pool_t *pool) {
-    const struct qs_f32_kernels *kt = qs__f32_kernels();
-    if (wpk && s1_eligible(d)) {
-        conv_s1(d, x, wpk, b, y, scratch, pool);
+                  const float *wpk, const float *b, const float *sum, float *y, void *scratch,
+                  qs_pool_t *pool) {
+    const struct qs_f32_kernels *kt = conv_table(d);
+    if (wpk && d->groups == 1) {
+        conv_packed(d, x, wpk, b, sum, y, scratch, pool);
         return;
     }
-    if (wpk && packed_eligible(d)) {
-        conv_im2col_packed(d, x, wpk, b, y, scratch, pool);
-        return;
-    }
-    if (qs__f32_conv_is_depthwise(d)) {
-        struct dw_task t = {d, kt, x, w, b, y};
-        qs__pool_run(pool, (size_t)(d->batch * d->c_out), dw_run, &t);
-        return;
-    }
-    const int64_t inv = qs__f32_window_in_size(&d->win);
+    // Without the kernels' epilogue the residual is added last, before the clamp.
+    const float lo = sum ? -INFINITY : d->lo, hi = sum ? INFINITY : d->hi;
     const int64_t outv = qs__f32_window_out_size(&d->win);
-    const int64_t cig = d->c_in / d->groups, cog = d->c_out / d->groups;
-    const int64_t K = cig * qs__f32_window_k_size(&d->win);
-    const bool pointwise = is_pointwise(&d->win);
-    const bool epilogue = b || d->lo > -INFINITY || d->hi < INFINITY;
-    float *col = scratch;
-    for (int64_t n = 0; n < d->batch; n++)
-        for (int64_t g = 0; g < d->groups; g++) {
-            const float *xg = x + (n * d->c_in + g * cig) * inv;
-            float *yg = y + (n * d->c_out + g * cog) * outv;
-            if (!pointwise) qs__f32_im2col(&d->win, cig, xg, col);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)outv, (int)K,
-                        1.0f, w + g * cog * K, (int)K, pointwise ? xg : col, (int)outv, 0.0f,
-                        yg, (int)outv);
-            if (epilogue)
-                kt->bias_act((size_t)cog, (size_t)outv, yg, (size_t)outv, b ? b + g * cog : NULL,
-                             d->lo, d->hi);
-        }
+    if (qs__f32_conv_is_depthwise(d)) {
+        struct qs_f32_conv_desc dd = *d;
+        dd.lo = lo;
+        dd.hi = hi;
+        struct dw_task t = {&dd, kt, x, w, b, y};
+        qs__pool_run(pool, (size_t)(d->batch * d->c_out), dw_run, &t);
+    } else {
+        const int64_t inv = qs__f32_window_in_size(&d->win);
+        const int64_t cig = d->c_in / d->groups, cog = d->c_out / d->groups;
+        const int64_t K = cig * qs__f32_window_k_size(&d->win);
+        const bool pointwise = is_pointwise(&d->win);
+        const bool epilogue = b || lo > -INFINITY || hi < INFINITY;
+        float *col = scratch;
+        for (int64_t n = 0; n < d->batch; n++)
+            for (int64_t g = 0; g < d->groups; g++) {
+                const float *xg = x + (n * d->c_in + g * cig) * inv;
+                float *yg = y + (n * d->c_out + g * cog) * outv;
+                if (!pointwise) qs__f32_im2col(&d->win, cig, xg, col);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cog, (int)outv,
+                            (int)K, 1.0f, w + g * cog * K, (int)K, pointwise ? xg : col,
+                            (int)outv, 0.0f, yg, (int)outv);
+                if (epilogue)
+                    kt->bias_act((size_t)cog, (size_t)outv, yg, (size_t)outv,
+                                 b ? b + g * cog : NULL, lo, hi);
+            }
+    }
+    if (sum) add_clamp((size_t)(d->batch * d->c_out * outv), y, sum, d->lo, d->hi);
 }
 
 void qs__f32_conv_direct_ref(const struct qs_f32_conv_desc *d, const float *x,

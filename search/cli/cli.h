@@ -3,6 +3,7 @@
 #pragma once
 
 #include "qsearch/common.h"
+#include "qsearch/quant.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,7 +23,9 @@ enum cli_exit {
     XX(INSPECT, "inspect", "MODEL",                                                      \
        "Print every node of an ONNX model (shapes, parameters, FLOPs) and the totals.")  \
     XX(EVAL, "eval", "MODEL",                                                            \
-       "Run an ONNX model on a data set: top-1/top-5 accuracy and throughput.")
+       "Run an ONNX model on a data set: top-1/top-5 accuracy and throughput.")          \
+    XX(QUANTIZE, "quantize", "MODEL",                                                    \
+       "Calibrate a model, apply a per-layer int8 policy and write the QDQ ONNX model.")
 
 enum cli_cmd {
     CLI_CMD_NONE = 0,
@@ -47,8 +50,12 @@ struct cli_args {
     struct cli_strs inputs;  ///< --inputs SPEC, once per model input
     const char *labels;      ///< --labels SPEC
     const char *preprocess;  ///< --preprocess STR
-    const char *out;         ///< --out FILE.npy
+    const char *out;         ///< --out FILE.npy (eval), FILE.onnx (quantize)
     int64_t batch, threads, limit;
+    struct cli_strs calib;   ///< --calib SPEC, once per model input
+    const char *policy;      ///< --policy FILE.yaml
+    const char *calib_method;  ///< --calib-method NAME
+    int64_t calib_limit;     ///< --calib-limit N
 };
 
 /// Parses argv into `args` (defaults first). On a usage error writes a one-line message
@@ -73,6 +80,13 @@ int cli_exit_code(enum qs_status status);
 
 int cli_cmd_inspect(const struct cli_args *args);
 int cli_cmd_eval(const struct cli_args *args);
+int cli_cmd_quantize(const struct cli_args *args);
+
+/// With --calib: calibrates `graph` (already optimized) on the --calib data and applies
+/// --policy (all layers int8 without one), so that sessions run the integer kernels. The
+/// objects are returned for the caller to destroy (quantizer first). Returns an exit code.
+int cli_quantize_graph(const struct cli_args *args, qs_graph_t *graph, qs_calib_t **calib_out,
+                       qs_quantizer_t **quantizer_out);
 
 /// "[1,3,224,224]" (symbolic dims as "?") into buf; returns buf.
 char *cli_format_shape(const int64_t *dims, int rank, char *buf, size_t size);

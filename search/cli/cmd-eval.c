@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "qsearch/data.h"
 #include "qsearch/ir.h"
+#include "qsearch/quant.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@ struct eval {
     const struct cli_args *args;
     struct qs_diag diag;
     qs_graph_t *graph;
+    qs_calib_t *calib;       // --calib: the quantized model runs on the integer kernels
+    qs_quantizer_t *quant;
     qs_session_t *session;
     struct qs_dataset ds;
     struct qs_preprocess pp;
@@ -262,6 +265,9 @@ int cli_cmd_eval(const struct cli_args *args) {
         code = cli_fail(st, &e.diag, args->model);
         goto done;
     }
+    if (args->calib.n &&
+        (code = cli_quantize_graph(args, e.graph, &e.calib, &e.quant)) != CLI_EXIT_OK)
+        goto done;
     st = qs_dataset_load(&e.ds, args->inputs.v, args->inputs.n, args->labels, &e.diag);
     if (st != QS_STATUS_OK) {
         code = cli_fail(st, &e.diag, NULL);
@@ -311,6 +317,8 @@ done:
     for (int j = 0; j < CLI_MAX_VALUES; j++) qs_array_free(&e.outs[j]);
     qs_dataset_free(&e.ds);
     qs_session_destroy(e.session);
+    qs_quantizer_destroy(e.quant);
+    qs_calib_destroy(e.calib);
     qs_graph_destroy(e.graph);
     return code;
 }

@@ -138,6 +138,9 @@ int main(int argc, char **argv) {
     case CLI_CMD_EVAL:
         code = cli_cmd_eval(&args);
         break;
+    case CLI_CMD_QUANTIZE:
+        code = cli_cmd_quantize(&args);
+        break;
     default:
         break;
     }

@@ -41,24 +41,37 @@ static const struct cli_option options[] = {
     {"raw", 0, NULL, OPT_FLAG, F(raw), NULL, 0, 0, ON(INSPECT), NULL,
      "Show the graph as stored in the file, without BatchNorm folding, activation "
      "fusion and the other graph passes."},
+    {"calib", 'c', "SPEC", OPT_STRS, F(calib), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+     "Calibration samples (required by quantize; with eval, evaluates the quantized model "
+     "on the integer kernels): once per model input, like --inputs."},
+    {"policy", 'P', "FILE", OPT_STR, F(policy), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+     "Per-layer policy (YAML: layers: {NAME: {w_bits: 8, a_bits: 8}}); layers not listed "
+     "stay fp32. Without it every quantizable layer is int8."},
+    {"calib-method", 'm', "NAME", OPT_STR, F(calib_method), "percentile", 0, 0,
+     ON(EVAL) | ON(QUANTIZE), NULL,
+     "How activation ranges are chosen: minmax, avg, ema, percentile, kl, mse or emd."},
+    {"calib-limit", 0, "N", OPT_INT, F(calib_limit), "0", 0, INT64_MAX, ON(EVAL) | ON(QUANTIZE),
+     NULL, "Use only the first N calibration samples; 0 = all."},
     {"inputs", 'i', "SPEC", OPT_STRS, F(inputs), NULL, 0, 0, ON(EVAL), NULL,
      "Input samples (required): once per model input, in the model's input order. Dim 0 "
      "is the sample index. See DATA SPECS."},
     {"labels", 'l', "SPEC", OPT_STR, F(labels), NULL, 0, 0, ON(EVAL), NULL,
      "Integer class labels, one per sample; enables top-1/top-5 accuracy."},
-    {"batch", 'b', "N", OPT_INT, F(batch), "32", 1, 65536, ON(EVAL), NULL,
+    {"batch", 'b', "N", OPT_INT, F(batch), "32", 1, 65536, ON(EVAL) | ON(QUANTIZE), NULL,
      "Samples per run of the model. A model whose batch is fixed to 1 is tried at N and "
      "run at 1 (with a note) when it cannot take N."},
-    {"threads", 't', "N", OPT_INT, F(threads), "1", 0, 1024, ON(EVAL), "QSEARCH_THREADS",
+    {"threads", 't', "N", OPT_INT, F(threads), "1", 0, 1024, ON(EVAL) | ON(QUANTIZE),
+     "QSEARCH_THREADS",
      "Worker threads; 0 = one per online CPU."},
-    {"preprocess", 'p', "STR", OPT_STR, F(preprocess), NULL, 0, 0, ON(EVAL), NULL,
+    {"preprocess", 'p', "STR", OPT_STR, F(preprocess), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
      "Preprocessing of the first model input (the image); other inputs are only converted "
      "to the model's dtype. See PREPROCESSING."},
     {"limit", 'n', "N", OPT_INT, F(limit), "0", 0, INT64_MAX, ON(EVAL), NULL,
      "Use only the first N samples; 0 = all."},
-    {"out", 'o', "FILE", OPT_STR, F(out), NULL, 0, 0, ON(EVAL), NULL,
-     "Write the model's outputs for all samples, concatenated along dim 0, to FILE as "
-     ".npy (written to a temporary file and renamed, so never left half-written)."},
+    {"out", 'o', "FILE", OPT_STR, F(out), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+     "eval: write the model's outputs for all samples, concatenated along dim 0, to FILE "
+     "as .npy; quantize (required): the QDQ ONNX model. Written to a temporary file and "
+     "renamed, so never left half-written."},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -294,6 +307,12 @@ bool cli_parse(int argc, char **argv, struct cli_args *args, char *err, size_t e
                        commands[args->cmd].name);
     if (args->cmd == CLI_CMD_EVAL && !args->inputs.n)
         return err_fmt(err, err_size, "'eval' needs --inputs SPEC (see 'qsearch eval --help')");
+    if (args->cmd == CLI_CMD_QUANTIZE && !args->calib.n)
+        return err_fmt(err, err_size, "'quantize' needs --calib SPEC (see 'qsearch quantize --help')");
+    if (args->cmd == CLI_CMD_QUANTIZE && !args->out)
+        return err_fmt(err, err_size, "'quantize' needs -o OUT.onnx (see 'qsearch quantize --help')");
+    if (args->cmd == CLI_CMD_EVAL && args->policy && !args->calib.n)
+        return err_fmt(err, err_size, "--policy needs --calib SPEC (the calibration data)");
     if (args->verbose && args->quiet)
         return err_fmt(err, err_size, "options '--verbose' and '--quiet' exclude each other");
     return true;
@@ -369,11 +388,12 @@ void cli_print_help(enum cli_cmd cmd, FILE *f) {
     fprintf(f, "usage: qsearch %s %s", c->name, c->args);
     // Required options appear in the usage line.
     if (cmd == CLI_CMD_EVAL) fprintf(f, " --inputs SPEC");
+    if (cmd == CLI_CMD_QUANTIZE) fprintf(f, " --calib SPEC -o OUT.onnx");
     fprintf(f, " [options]\n\n");
     wrap(f, c->help, 0, 0, 92);
     fprintf(f, "\noptions:\n");
     print_options(cmd, f);
-    if (cmd == CLI_CMD_EVAL) {
+    if (cmd == CLI_CMD_EVAL || cmd == CLI_CMD_QUANTIZE) {
         fprintf(f, "\n%s", data_specs_help);
         fprintf(f, "\n%s", preprocess_help);
     }

@@ -1,13 +1,15 @@
 // Convolution: the sgemm (im2col) path, the depthwise path and the packed stride-1
 // implicit-GEMM path of qs__f32_conv, and qs__f32_conv_transpose, against naive direct
 // summation on seeded random shapes (1-D/2-D/3-D, groups, strides, dilations, asymmetric
-// pads, batch, fused clamp). Also the AVX2 and AVX-512 stride-1 kernels against their
-// scalar reference.
+// pads, batch, fused clamp, fused residual), the packed path with every kernel table the
+// machine has. Also the AVX2 and AVX-512 stride-1 kernels against their scalar reference,
+// with row geometry (dropped columns, implicit padding) where the table takes it.
 #include "f32-test-util.h"
 
 static char what[512];
 
 static void random_desc(struct qs_f32_conv_desc *d, int i) {
+    memset(d, 0, sizeof *d);
     qs__f32_window_init(&d->win);
     const int nsp = i % 12 == 0 ? 3 : i % 12 == 1 ? 1 : 2;
     d->batch = f32t_int(1, 3);
@@ -57,32 +59,53 @@ static void test_conv(int i) {
     const size_t yn = (size_t)(d.batch * d.c_out * qs__f32_window_out_size(&d.win));
     const size_t wn = (size_t)(d.c_out * d.c_in / d.groups * qs__f32_window_k_size(&d.win));
     float *x = f32t_alloc(xn), *w = f32t_alloc(wn), *b = f32t_alloc((size_t)d.c_out);
-    float *want = f32t_alloc(yn), *got = f32t_alloc(yn);
+    float *want = f32t_alloc(yn), *got = f32t_alloc(yn), *res = f32t_alloc(yn);
     f32t_fill(x, xn);
     f32t_fill(w, wn);
     f32t_fill(b, (size_t)d.c_out);
+    f32t_fill(res, yn);
     const float *bias = i % 4 == 3 ? NULL : b;
-    qs__f32_conv_direct_ref(&d, x, w, bias, want);
+    // Every other case adds a residual (a fused Add) before the clamp.
+    const float *sum = i % 2 ? res : NULL;
+    {
+        struct qs_f32_conv_desc dr = d;
+        dr.lo = sum ? -INFINITY : d.lo;
+        dr.hi = sum ? INFINITY : d.hi;
+        qs__f32_conv_direct_ref(&dr, x, w, bias, want);
+        for (size_t j = 0; sum && j < yn; j++) {
+            float v = want[j] + sum[j];
+            v = v < d.lo ? d.lo : v;
+            want[j] = v > d.hi ? d.hi : v;
+        }
+    }
 
     // sgemm / depthwise path (no packed weights).
     size_t sb = qs__f32_conv_scratch_bytes(&d, false);
     void *scratch = qs__aligned_alloc(sb ? sb : 1);
-    qs__f32_conv(&d, x, w, NULL, bias, got, scratch, NULL);
+    qs__f32_conv(&d, x, w, NULL, bias, sum, got, scratch, NULL);
     describe(&d, qs__f32_conv_is_depthwise(&d) ? "depthwise" : "im2col+sgemm");
     f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
     f32t_check_guard(got, yn, what);
     qs__aligned_free(scratch);
 
-    // Packed stride-1 implicit GEMM, when the shape allows it.
-    size_t pk = qs__f32_conv_packed_size(&d);
-    if (pk) {
+    // Packed implicit GEMM (image in place, padded, stride phases or im2col), with every
+    // kernel table this machine has.
+    const struct qs_f32_kernels *tables[3] = {qs__f32_kernels_ref(), qs__f32_kernels_avx2(),
+                                              qs__f32_kernels_avx512()};
+    for (int ti = 0; ti < 3; ti++) {
+        if (!tables[ti]) continue;
+        d.kt = tables[ti];
+        size_t pk = qs__f32_conv_packed_size(&d);
+        if (!pk) break;
         float *wpk = f32t_alloc(pk);
         qs__f32_conv_pack(&d, w, wpk);
         sb = qs__f32_conv_scratch_bytes(&d, true);
         scratch = qs__aligned_alloc(sb ? sb : 1);
         for (size_t j = 0; j < yn; j++) got[j] = NAN;
-        qs__f32_conv(&d, x, w, wpk, bias, got, scratch, NULL);
-        describe(&d, "implicit gemm");
+        qs__f32_conv(&d, x, w, wpk, bias, sum, got, scratch, NULL);
+        char path[64];
+        snprintf(path, sizeof path, "implicit gemm (%s)%s", d.kt->isa, sum ? " + sum" : "");
+        describe(&d, path);
         f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
         f32t_check_guard(got, yn, what);
         qs__aligned_free(scratch);
@@ -93,6 +116,7 @@ static void test_conv(int i) {
     qs__aligned_free(b);
     qs__aligned_free(want);
     qs__aligned_free(got);
+    qs__aligned_free(res);
 }
 
 static void test_conv_transpose(int i) {
@@ -124,32 +148,74 @@ static void test_conv_transpose(int i) {
     qs__aligned_free(got);
 }
 
-// The AVX2 stride-1 kernel against the scalar one, position ranges not multiple of the
-// tile, m not multiple of MR.
+// A stride-1 kernel against the scalar one: position ranges not multiple of the tile, m
+// not multiple of MR; with row geometry (dropped columns, implicit padding, a residual)
+// when the table takes it.
 static void test_s1_kernel(const struct qs_f32_kernels *fast) {
     const struct qs_f32_kernels *ref = qs__f32_kernels_ref();
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < 600; i++) {
+        const bool rows = fast->conv_s1_rows && i % 2 == 1;
         size_t m = (size_t)f32t_int(1, 20), c = (size_t)f32t_int(1, 12);
         size_t taps = (size_t)f32t_int(1, 9), plane = (size_t)f32t_int(1, 80);
         int64_t off[9];
+        int32_t dy[9], dx[9];
+        size_t row = 0, out_w = 0, h = 0;
+        const bool masked = rows && i % 4 == 1;
+        if (i % 10 == 8 && !masked) {
+            // Many channels of a 1x1 conv: the AVX-512 kernel takes them in blocks with
+            // partial sums in y.
+            c = (size_t)f32t_int(150, 400);
+            taps = 1;
+        }
         for (size_t t = 0; t < taps; t++) off[t] = f32t_int(0, 20);
         size_t p_begin = (size_t)f32t_int(0, 3) * QS_F32_CONV_NR;
-        size_t p_end = p_begin + (size_t)f32t_int(1, 70), ldy = p_end + (size_t)f32t_int(0, 5);
-        size_t xn = c * plane + p_end + QS_F32_CONV_NR + 20, k = c * taps;
+        size_t p_end = p_begin + (size_t)f32t_int(1, 70);
+        if (rows) {
+            row = (size_t)f32t_int(1, 40);
+            h = (size_t)f32t_int(1, 12);
+            out_w = masked ? row : (size_t)f32t_int(1, (int64_t)row);
+            plane = h * row;
+            if (masked) {
+                // Taps anywhere around the cell, up to 3 rows/columns away.
+                for (size_t t = 0; t < taps; t++) {
+                    dy[t] = (int32_t)f32t_int(-3, 3);
+                    dx[t] = (int32_t)f32t_int(-3, 3);
+                    off[t] = dy[t] * (int64_t)row + dx[t];
+                }
+                p_begin = (size_t)f32t_int(0, (int64_t)(h * row) - 1) / QS_F32_CONV_NR *
+                          QS_F32_CONV_NR;
+                p_end = p_begin + (size_t)f32t_int(1, (int64_t)(h * row - p_begin));
+            } else {
+                plane += 20 + (size_t)f32t_int(0, 5);
+            }
+        }
+        const size_t ldy = p_end + (size_t)f32t_int(0, 5);
+        // Masked mode reads only inside the planes; the others past the end.
+        size_t xn = c * plane + (masked ? 0 : p_end + QS_F32_CONV_NR + 20), k = c * taps;
         float *x = f32t_alloc(xn), *w = f32t_alloc(m * k), *wpk;
         float *bias = f32t_alloc(m), *a = f32t_alloc(m * ldy), *bb = f32t_alloc(m * ldy);
+        float *sum = f32t_alloc(m * ldy);
         f32t_fill(x, xn);
         f32t_fill(w, m * k);
         f32t_fill(bias, m);
+        f32t_fill(sum, m * ldy);
         wpk = f32t_alloc(qs__f32_conv_s1_packed_size(m, k, fast->conv_mr));
         qs__f32_conv_s1_pack(m, k, fast->conv_mr, w, wpk);
         for (size_t j = 0; j < m * ldy; j++) a[j] = bb[j] = -7.0f;
-        struct qs_f32_conv_s1 cv = {m, c, taps, off, plane, fast->conv_mr};
+        struct qs_f32_conv_s1 cv = {.m = m, .c_in = c, .taps = taps, .off = off, .plane = plane,
+                                    .mr = fast->conv_mr, .row = row, .out_w = out_w, .h = h};
+        if (masked) {
+            cv.dy = dy;
+            cv.dx = dx;
+        }
+        if (rows && i % 3 == 0) cv.sum = sum;
         float lo = i % 2 ? 0.0f : -INFINITY;
         ref->conv_s1(&cv, x, wpk, i % 3 ? bias : NULL, lo, INFINITY, p_begin, p_end, a, ldy);
         fast->conv_s1(&cv, x, wpk, i % 3 ? bias : NULL, lo, INFINITY, p_begin, p_end, bb, ldy);
-        snprintf(what, sizeof what, "conv_s1 m=%zu c=%zu taps=%zu p=[%zu,%zu) ldy=%zu", m, c,
-                 taps, p_begin, p_end, ldy);
+        snprintf(what, sizeof what,
+                 "conv_s1 (%s) m=%zu c=%zu taps=%zu p=[%zu,%zu) ldy=%zu row=%zu out_w=%zu "
+                 "h=%zu masked=%d sum=%d", fast->isa, m, c, taps, p_begin, p_end, ldy, row,
+                 out_w, h, masked, cv.sum != NULL);
         f32t_near(bb, a, m * ldy, 1e-5f, 1e-5f, what);  // includes the untouched -7 gaps
         f32t_check_guard(bb, m * ldy, what);
         qs__aligned_free(x);
@@ -158,6 +224,7 @@ static void test_s1_kernel(const struct qs_f32_kernels *fast) {
         qs__aligned_free(bias);
         qs__aligned_free(a);
         qs__aligned_free(bb);
+        qs__aligned_free(sum);
     }
 }
 

@@ -1,5 +1,5 @@
-// AVX2 sliding-window kernels (depthwise conv, max pool, average pool) against the
-// scalar references on seeded random 1-D/2-D/3-D windows: kernel 1..5, strides 1..3,
+// AVX2 sliding-window kernels (depthwise conv, max pool, average pool) and the AVX-512
+// max pool against the scalar references on seeded random 1-D/2-D/3-D windows: kernel 1..5, strides 1..3,
 // dilations 1..3, asymmetric pads and ceil-mode outputs.
 #include "f32-test-util.h"
 
@@ -48,6 +48,7 @@ static void describe(const struct qs_f32_window *w, const char *op) {
 int main(void) {
     const struct qs_f32_kernels *ref = qs__f32_kernels_ref(), *fast = qs__f32_kernels_avx2();
     if (!fast) QS_TEST_SKIP("AVX2+FMA kernels not built or not supported by this CPU");
+    const struct qs_f32_kernels *wide = qs__f32_kernels_avx512();
     f32t_seed(7);
     for (int i = 0; i < 3000; i++) {
         const int nsp = i % 10 == 0 ? 3 : i % 10 == 1 ? 1 : 2;
@@ -59,7 +60,7 @@ int main(void) {
             w.dil[1] = w.dil[2] = 1;
             w.stride[1] = w.stride[2] = f32t_int(1, 2);
             w.in[1] = f32t_int(3, 40);
-            w.in[2] = f32t_int(3, 40);
+            w.in[2] = f32t_int(3, i % 8 == 2 ? 130 : 40);
             w.pad[1] = w.pad[2] = w.pad_end[1] = w.pad_end[2] = f32t_int(0, 1);
             for (int j = 1; j < 3; j++)
                 w.out[j] = (w.in[j] + 2 * w.pad[j] - 3) / w.stride[j] + 1;
@@ -84,6 +85,13 @@ int main(void) {
         describe(&w, "maxpool");
         f32t_near(b, a, outv, 0.0f, 0.0f, what);
         f32t_check_guard(b, outv, what);
+        if (wide) {
+            for (size_t j = 0; j < outv; j++) b[j] = NAN;
+            wide->maxpool(&w, x, b);
+            describe(&w, "maxpool (avx512)");
+            f32t_near(b, a, outv, 0.0f, 0.0f, what);
+            f32t_check_guard(b, outv, what);
+        }
 
         for (int cip = 0; cip < 2; cip++) {
             ref->avgpool(&w, cip, x, a);
@@ -97,6 +105,6 @@ int main(void) {
         qs__aligned_free(a);
         qs__aligned_free(b);
     }
-    printf("f32 window kernels: avx2 matches ref\n");
+    printf("f32 window kernels: avx2%s match ref\n", wide ? " and avx512" : "");
     return 0;
 }
