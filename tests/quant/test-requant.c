@@ -24,7 +24,7 @@ static double drand(double lo, double hi) { return lo + (hi - lo) * (next_u32() 
 static int64_t exact_fixed(int32_t acc, const struct qs_fixed_multiplier *m, bool *tie) {
     int left = m->right_shift < 0 ? -m->right_shift : 0;
     int sh = 31 + (m->right_shift > 0 ? m->right_shift : 0);
-    __int128 x = (__int128)acc << left;
+    __int128 x = (__int128)acc * ((__int128)1 << left);
     if (x > INT32_MAX) x = INT32_MAX;
     if (x < INT32_MIN) x = INT32_MIN;
     __int128 p = x * m->multiplier;

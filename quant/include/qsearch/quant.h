@@ -22,7 +22,8 @@
 //       qs_calib_run_files(cal, specs, 1, &pp, 0, &diag);   // one fp32 pass, streamed
 //       struct qs_calib_method m = qs_calib_method_default(QS_CALIB_KL);
 //       double lo, hi;
-//       qs_calib_range(cal, tensor_id, &m, &lo, &hi, &diag);
+//       int i = qs_calib_find(cal, "conv1_output");         // or qs_calib_find_id(cal, id)
+//       qs_calib_range(cal, i, &m, &lo, &hi, &diag);
 //       struct qs_qparams p;
 //       qs_qparams_from_range(lo, hi, QS_DTYPE_U8, 8, false, &p, &diag);
 //       qs_calib_destroy(cal);
