@@ -2,7 +2,6 @@
 // hook during fp32 runs, and drivers that run a data set (in memory or streamed from files
 // one batch at a time) through the graph.
 #include "quant/quant-impl.h"
-#include "ir/ir-impl.h"
 
 #include <stdio.h>
 #include <sys/stat.h>
@@ -34,8 +33,12 @@ void qs_calib_destroy(qs_calib_t *c) {
     qs__free(c);
 }
 
-static bool observable(const qs_tensor *t) {
-    return t && t->v.dtype == QS_DTYPE_F32 && !t->is_initializer && !t->v.is_const;
+// A float32 activation: a tensor without constant data (graph inputs and node outputs).
+static bool observable(const qs_graph_t *g, int id) {
+    struct qs_tensor_info info;
+    const void *data;
+    return qs_graph_tensor(g, id, &info, &data) == QS_STATUS_OK && !data &&
+           info.dtype == QS_DTYPE_F32;
 }
 
 enum qs_status qs_calib_create(qs_graph_t *graph, const struct qs_calib_options *options,
@@ -47,30 +50,18 @@ enum qs_status qs_calib_create(qs_graph_t *graph, const struct qs_calib_options 
     if (!c) goto error;
     c->g = graph;
     c->opt = o;
-    c->n_ids = graph->n_tensors;
-    c->input0 = graph->n_inputs > 0 ? graph->inputs[0]->id : -1;
+    c->n_ids = qs_graph_tensor_count(graph);
+    struct qs_tensor_info in0;
+    c->input0 = qs_graph_input_info(graph, 0, &in0) == QS_STATUS_OK ? in0.id : -1;
     c->index_of = qs__malloc(sizeof(int) * (size_t)QS_MAX(c->n_ids, 1));
     c->ids = qs__malloc(sizeof(int) * (size_t)QS_MAX(c->n_ids, 1));
     if (!c->index_of || !c->ids) goto error;
     for (int i = 0; i < c->n_ids; i++) c->index_of[i] = -1;
-    // Graph inputs first, then node outputs in execution order.
-    for (int i = 0; i < graph->n_inputs; i++) {
-        const qs_tensor *t = graph->inputs[i];
-        if (observable(t) && c->index_of[t->id] < 0) {
-            c->index_of[t->id] = c->n;
-            c->ids[c->n++] = t->id;
+    for (int id = 0; id < c->n_ids; id++)
+        if (observable(graph, id)) {
+            c->index_of[id] = c->n;
+            c->ids[c->n++] = id;
         }
-    }
-    for (int k = 0; k < graph->n_nodes; k++) {
-        const qs_node *nd = graph->nodes[k];
-        for (int j = 0; j < nd->n_outputs; j++) {
-            const qs_tensor *t = nd->outputs[j];
-            if (observable(t) && c->index_of[t->id] < 0) {
-                c->index_of[t->id] = c->n;
-                c->ids[c->n++] = t->id;
-            }
-        }
-    }
     c->obs = qs__calloc((size_t)QS_MAX(c->n, 1), sizeof *c->obs);
     c->failed = qs__calloc((size_t)QS_MAX(c->n, 1), sizeof *c->failed);
     if (!c->obs || !c->failed) goto error;
@@ -93,7 +84,8 @@ static void hook(void *user, const struct qs_tensor_info *info, const void *data
     if (info->id == c->input0) c->samples += cut ? c->valid_rows : c->batch;
     int i = c->index_of[info->id];
     if (i < 0 || c->failed[i] || info->dtype != QS_DTYPE_F32) return;
-    int64_t numel = qs__numel(info->rank, info->dims);
+    int64_t numel = 1;
+    for (int d = 0; d < info->rank; d++) numel *= info->dims[d];
     // Padding rows of a partial batch are not data: keep the first valid_rows samples of
     // every tensor laid out batch-major.
     if (cut && info->rank > 0 && info->dims[0] % c->batch == 0)
@@ -128,18 +120,16 @@ int qs_calib_tensor_count(const qs_calib_t *c) { return c->n; }
 
 enum qs_status qs_calib_tensor_info(const qs_calib_t *c, int i, struct qs_tensor_info *info) {
     if (i < 0 || i >= c->n) return QS_STATUS_INVALID_ARG;
-    const qs_tensor *t = c->g->tensors[c->ids[i]];
-    info->name = t->name;
-    info->id = t->id;
-    info->dtype = t->v.dtype;
-    info->rank = t->v.rank;
-    for (int k = 0; k < QS_MAX_RANK; k++) info->dims[k] = k < t->v.rank ? t->v.dims[k] : 0;
-    return QS_STATUS_OK;
+    return qs_graph_tensor(c->g, c->ids[i], info, NULL);
 }
 
 int qs_calib_find(const qs_calib_t *c, const char *name) {
-    const qs_tensor *t = name ? qs__graph_find(c->g, name) : NULL;
-    return t ? qs_calib_find_id(c, t->id) : -1;
+    for (int i = 0; name && i < c->n; i++) {
+        struct qs_tensor_info info;
+        if (qs_graph_tensor(c->g, c->ids[i], &info, NULL) == QS_STATUS_OK && !strcmp(info.name, name))
+            return i;
+    }
+    return -1;
 }
 
 int qs_calib_find_id(const qs_calib_t *c, int tensor_id) {
@@ -155,7 +145,9 @@ enum qs_status qs_calib_range(const qs_calib_t *c, int i, const struct qs_calib_
     if (i < 0 || i >= c->n)
         return qs__diag(diag, QS_STATUS_INVALID_ARG, "calibration: no tensor %d (of %d)", i,
                         c->n);
-    const char *name = c->g->tensors[c->ids[i]]->name;
+    struct qs_tensor_info ti;
+    qs_graph_tensor(c->g, c->ids[i], &ti, NULL);
+    const char *name = ti.name;
     if (c->failed[i])
         return qs__diag(diag, QS_STATUS_NUMERIC,
                         "calibration: tensor '%s' met a non-finite value", name);
@@ -186,7 +178,7 @@ typedef enum qs_status (*fill_fn)(void *ctx, int input, int64_t begin, int64_t c
 
 static enum qs_status run_batches(qs_calib_t *c, int64_t total, fill_fn fill, void *ctx,
                                   struct qs_diag *diag) {
-    int n_in = c->g->n_inputs;
+    int n_in = qs_graph_input_count(c->g);
     struct qs_session_options so = qs_session_options_default();
     so.batch = (int)QS_MIN((int64_t)c->opt.batch, total);
     so.threads = c->opt.threads;
@@ -236,7 +228,7 @@ static enum qs_status fill_dataset(void *ctx, int input, int64_t begin, int64_t 
 }
 
 static enum qs_status check_inputs(const qs_calib_t *c, int n, struct qs_diag *diag) {
-    int n_in = c->g->n_inputs;
+    int n_in = qs_graph_input_count(c->g);
     if (n_in < 1 || n_in > QS_DATASET_MAX_INPUTS)
         return qs__diag(diag, QS_STATUS_INVALID_ARG,
                         "calibration: the model has %d inputs (1..%d supported)", n_in,
