@@ -62,16 +62,22 @@ static inline int32_t qs_requant_fp32(int32_t acc, float scale, int32_t zp, int3
 /// one packed object may be used by many threads and sessions at once.
 typedef struct qs_qgemm_weights qs_qgemm_weights;
 
-/// Packs W [N][K] (row stride ldw elements). Returns NOMEM or OK. The kernel is chosen from
-/// the CPU features (QS_KERNELS=ref forces the scalar reference, for tests).
+/// Packs W [N][K] (row stride ldw elements; W may be NULL when N == 0) into a new object
+/// owned by the caller (qs__qgemm_weights_destroy); W is not kept. Returns NOMEM or OK
+/// (*out untouched on failure). The microkernel is chosen once per process from the CPU
+/// features (kernels/README.md: QS_KERNELS=ref forces the scalar reference, QS_KERNELS=avx2
+/// caps the level) and logged at QS_LOG_INFO. Thread-safe.
 QS_INTERNAL enum qs_status qs__qgemm_pack(size_t n, size_t k, const int8_t *w, size_t ldw,
                                           qs_qgemm_weights **out);
+/// Frees a packed object; NULL is a no-op.
 QS_INTERNAL void qs__qgemm_weights_destroy(qs_qgemm_weights *w);
+/// Heap bytes held by a packed object (for memory accounting; 0 for NULL).
 QS_INTERNAL size_t qs__qgemm_weights_bytes(const qs_qgemm_weights *w);
-/// "qs_qu8_qc8w_gemm_minmax_ukernel_4x16c4__avx512vnni" or similar, for logs and benches.
+/// "qs_qu8_qc8w_gemm_minmax_ukernel_16x16c4__avx512vnni" or similar, for logs and benches.
 QS_INTERNAL const char *qs__qgemm_kernel_name(const qs_qgemm_weights *w);
 
-/// Scratch bytes qs__qgemm_run needs for P columns (packed activations).
+/// Scratch bytes qs__qgemm_run needs for P columns: per-channel epilogue arrays and the
+/// packed activations. Independent of the thread count; any alignment is accepted.
 QS_INTERNAL size_t qs__qgemm_scratch_size(const qs_qgemm_weights *w, size_t p);
 
 /// C = W x X with the epilogue above. X[k][p] is at x[k * x_stride_k + p * x_stride_p]
@@ -79,7 +85,9 @@ QS_INTERNAL size_t qs__qgemm_scratch_size(const qs_qgemm_weights *w, size_t p);
 /// A conv passes its im2col buffer (x_stride_k = P, x_stride_p = 1) and its NCHW output
 /// (c_stride_n = P, c_stride_p = 1); a fully connected layer passes its row-major input
 /// (x_stride_k = 1, x_stride_p = K) and output (c_stride_n = 1, c_stride_p = N).
-/// Does not allocate; splits work over `pool` (may be NULL).
+/// Any other strides work too (more slowly). Does not allocate; splits work over `pool`
+/// (may be NULL); many calls may share one packed object concurrently, each with its own
+/// scratch. C must not overlap X or the scratch.
 QS_INTERNAL void qs__qgemm_run(const qs_qgemm_weights *w, size_t p, const uint8_t *x,
                                size_t x_stride_k, size_t x_stride_p, void *c,
                                size_t c_stride_n, size_t c_stride_p,

@@ -53,12 +53,30 @@ static uint64_t disabled_by_env(void) {
     return mask;
 }
 
+// An extension is usable only with the ones it builds on: hiding AVX-512F hides every
+// AVX-512 extension, hiding AVX2 hides AVX-VNNI and AVX-512, hiding NEON hides all of ARM.
+static uint64_t closure(uint64_t f) {
+    const uint64_t avx512 = QS_ISA_X86_AVX512F | QS_ISA_X86_AVX512CD | QS_ISA_X86_AVX512BW |
+                            QS_ISA_X86_AVX512DQ | QS_ISA_X86_AVX512VL | QS_ISA_X86_AVX512IFMA |
+                            QS_ISA_X86_AVX512VBMI | QS_ISA_X86_AVX512VNNI |
+                            QS_ISA_X86_AVX512BF16 | QS_ISA_X86_AVX512FP16;
+    if (!(f & QS_ISA_X86_AVX))
+        f &= ~(QS_ISA_X86_F16C | QS_ISA_X86_FMA | QS_ISA_X86_AVX2 | QS_ISA_X86_AVXVNNI | avx512);
+    if (!(f & QS_ISA_X86_AVX2)) f &= ~(QS_ISA_X86_AVXVNNI | avx512);
+    if (!(f & QS_ISA_X86_AVX512F)) f &= ~avx512;
+    if (!(f & QS_ISA_ARM_NEON))
+        f &= ~(QS_ISA_ARM_NEON_FP16 | QS_ISA_ARM_NEON_DOT | QS_ISA_ARM_NEON_I8MM |
+               QS_ISA_ARM_NEON_BF16 | QS_ISA_ARM_SVE | QS_ISA_ARM_SVE2);
+    return f;
+}
+
 static void detect_once(void) {
     struct qs_cpu_info info = {.arch = QS_CPU_ARCH_UNKNOWN};
     snprintf(info.vendor, sizeof info.vendor, "unknown");
     snprintf(info.name, sizeof info.name, "unknown");
     qs__cpu_detect(&info);
-    info.isa_flags &= ~disabled_by_env();
+    uint64_t off = disabled_by_env();
+    if (off) info.isa_flags = closure(info.isa_flags & ~off);
     g_info = info;
     char buf[512];
     qs_cpu_isa_string(info.isa_flags, buf, sizeof buf);

@@ -12,8 +12,10 @@
 //     qs_cpu_isa_string(cpu->isa_flags, buf, sizeof buf);   // "sse2 ssse3 ... avx512vnni"
 //
 //   The environment variable QS_CPU_DISABLE, a space- or comma-separated list of ISA names
-//   as printed by qs_cpu_isa_string ("avx512f,avxvnni"), removes those flags (and nothing
-//   else) at detection time; it exists to test fallbacks on a machine that has everything.
+//   as printed by qs_cpu_isa_string ("avx512f,avxvnni"), removes those flags, and those of
+//   the extensions that build on them (avx512f takes every AVX-512 extension along, avx2
+//   also AVX-VNNI and AVX-512), at detection time; it exists to test fallbacks on a machine
+//   that has everything.
 #pragma once
 
 #include "qsearch/common.h"
