@@ -15,6 +15,17 @@ int64_t qs__node_flops(const qs_graph_t *g, const qs_node *n) {
     const qs_view *x = in_view(n, 0), *w = in_view(n, 1);
     if (!out) return 0;
     switch (n->op) {
+    case QS_OP_QLINEARCONV:  // the weight is input 3; counted like Conv (one MAC = 2)
+        w = in_view(n, 3);
+        if (!w || w->rank < 2) return 0;
+        return 2 * out->numel * (w->numel / QS_MAX(w->dims[0], 1));
+    case QS_OP_QLINEARMATMUL:
+    case QS_OP_MATMULINTEGER:
+        return x && x->rank >= 1 ? 2 * out->numel * x->dims[x->rank - 1] : 0;
+    case QS_OP_QGEMM:
+        if (!x || x->rank != 2) return 0;
+        return 2 * out->numel * (qs__attr_i(n, "transA", 0) ? x->dims[0] : x->dims[1]);
+    case QS_OP_CONVINTEGER:
     case QS_OP_CONV:  // every output element: a dot product over C_in/group x kernel
         if (!w || w->rank < 2) return 0;
         return 2 * out->numel * (w->numel / QS_MAX(w->dims[0], 1));

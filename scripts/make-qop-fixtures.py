@@ -29,7 +29,8 @@ Cases:
                            MatMulInteger with per-column zero points, QGemm with transA and float
                            output, QLinearAdd/QLinearMul broadcasting, QLinearAveragePool
                            (count_include_pad, ceil_mode, channels_last), QLinearConcat with
-                           mixed scales, QuantizeLinear/DequantizeLinear per axis and blocked,
+                           mixed scales, QLinearSoftmax (opset 12 and 13 axes),
+                           QuantizeLinear/DequantizeLinear per axis and blocked,
                            DynamicQuantizeLinear; uint8/int8 Slice, Pad, Concat,
                            Identity, Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Split,
                            Gather, DepthToSpace and MaxPool.
@@ -81,7 +82,8 @@ def expose_8bit(model, feeds, optimize):
     for o in extra:
         probe.graph.output.append(helper.make_empty_tensor_value_info(o))
     sess = ort_session(probe, optimize)
-    types = {o.name: NP2ONNX.get(v.dtype) for o, v in zip(sess.get_outputs(), sess.run(None, feeds))}
+    vals = sess.run(None, feeds)
+    types = {o.name: NP2ONNX.get(v.dtype) for o, v in zip(sess.get_outputs(), vals)}
     for o in extra:
         if types[o] in (TensorProto.UINT8, TensorProto.INT8):
             model.graph.output.append(helper.make_tensor_value_info(o, types[o], None))
@@ -242,7 +244,8 @@ def conv_nd_model(seed, nd):
     g = helper.make_graph(nodes, f"conv{nd}d",
                           [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2] + sp)],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
-    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8), [2, 2] + sp
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
+    return m, [2, 2] + sp
 
 
 def randn(r, shape):
@@ -417,6 +420,27 @@ def hand_ew_cases():
     save_case("hand_pool_u8", m, {"x": x, "xl": xl}, tolerance=(1, 0.98))
 
 
+def hand_softmax_cases():
+    r = rng(450)
+    f = np.float32
+    for dt, np_t, tag, yz in ((TensorProto.UINT8, np.uint8, "u8", 0),
+                              (TensorProto.INT8, np.int8, "s8", -120)):
+        lo, hi = (0, 256) if tag == "u8" else (-128, 128)
+        x = r.integers(lo, hi, (2, 3, 10), dtype=np_t)
+        inits = [init("xs", f(0.05)), init("xz", np_t(3)), init("ys", f(1.0 / 256)),
+                 init("yz", np_t(yz))]
+        q = ["xs", "xz", "ys", "yz"]
+        nodes = [helper.make_node("QLinearSoftmax", ["x"] + q, ["sm_last"], name="sm_last",
+                                  domain=MS, opset=13, axis=-1),
+                 helper.make_node("QLinearSoftmax", ["x"] + q, ["sm_mid"], name="sm_mid",
+                                  domain=MS, opset=13, axis=1),
+                 helper.make_node("QLinearSoftmax", ["x"] + q, ["sm_flat"], name="sm_flat",
+                                  domain=MS, opset=12, axis=1)]
+        m = model(nodes, [vi("x", dt, [2, 3, 10])], [vi(o, dt) for o in ("sm_last", "sm_mid",
+                                                                         "sm_flat")], inits)
+        save_case("hand_softmax_" + tag, m, {"x": x}, tolerance=(1, 0.98))
+
+
 def hand_qdq_cases():
     r = rng(500)
     f = np.float32
@@ -458,8 +482,9 @@ def hand_movement_cases():
     for dt, np_t, tag in ((TensorProto.UINT8, np.uint8, "u8"), (TensorProto.INT8, np.int8, "s8")):
         lo, hi = (0, 256) if tag == "u8" else (-128, 128)
         x = r.integers(lo, hi, (2, 3, 5, 4), dtype=np_t)
-        inits = [init("st", np.array([0, 1, 3], np.int64)), init("en", np.array([2, 5, 0], np.int64)),
-                 init("ax", np.array([1, 2, 3], np.int64)), init("sp", np.array([2, 2, -1], np.int64)),
+        i64 = np.int64
+        inits = [init("st", np.array([0, 1, 3], i64)), init("en", np.array([2, 5, 0], i64)),
+                 init("ax", np.array([1, 2, 3], i64)), init("sp", np.array([2, 2, -1], i64)),
                  init("pads", np.array([0, 0, 1, 2, 0, 1, 0, 1], np.int64)),
                  init("pv", np_t(7)), init("shape", np.array([2, -1, 4], np.int64)),
                  init("uax", np.array([0], np.int64)), init("split", np.array([1, 2], np.int64)),
@@ -498,6 +523,7 @@ def main():
     hand_conv_cases()
     hand_matmul_cases()
     hand_ew_cases()
+    hand_softmax_cases()
     hand_qdq_cases()
     hand_movement_cases()
 

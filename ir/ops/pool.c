@@ -2,6 +2,7 @@
 // count_include_pad), GlobalAveragePool and GlobalMaxPool. MaxPool's optional Indices
 // output is not supported.
 #include "ir/ops/nn-impl.h"
+#include "ir/ops/qlinear-impl.h"
 
 enum pool_kind { POOL_MAX, POOL_AVG, POOL_GAVG, POOL_GMAX };
 
@@ -9,15 +10,17 @@ struct pool_state {
     enum pool_kind kind;
     struct qs_f32_window win;
     bool count_include_pad;
+    bool q8, q8_signed;  // MaxPool on uint8/int8 (quantized graphs): bytes, no scale
     int64_t planes;  // N * C
 };
 
 static enum qs_status pool_setup(qs_kctx *k, enum pool_kind kind, struct pool_state *s) {
     enum qs_status st;
-    if ((st = qs__nn_require(k, 1)) != QS_STATUS_OK ||
-        (st = qs__nn_check_f32(k, 0, "input X")) != QS_STATUS_OK)
-        return st;
+    if ((st = qs__nn_require(k, 1)) != QS_STATUS_OK) return st;
     const qs_view *x = k->in[0];
+    s->q8 = kind == POOL_MAX && (x->dtype == QS_DTYPE_U8 || x->dtype == QS_DTYPE_I8);
+    s->q8_signed = x->dtype == QS_DTYPE_I8;
+    if (!s->q8 && (st = qs__nn_check_f32(k, 0, "input X")) != QS_STATUS_OK) return st;
     if (x->rank < 3)
         return QS_NODE_ERR(k, QS_STATUS_PARSE, "input has rank %d, expected [N, C, spatial...]",
                            x->rank);
@@ -71,8 +74,8 @@ static enum qs_status pool_prepare_kind(qs_kctx *k, enum pool_kind kind, size_t 
 struct pool_task {
     const struct pool_state *s;
     const struct qs_f32_kernels *kt;
-    const float *x;
-    float *y;
+    const void *x;
+    void *y;
 };
 
 static void pool_task_run(void *ctx, size_t begin, size_t end) {
@@ -80,21 +83,28 @@ static void pool_task_run(void *ctx, size_t begin, size_t end) {
     const struct pool_state *s = t->s;
     const int64_t inv = qs__f32_window_in_size(&s->win);
     const int64_t outv = qs__f32_window_out_size(&s->win);
+    const float *x = t->x;
+    float *y = t->y;
     switch (s->kind) {
     case POOL_GAVG:
-        t->kt->row_mean(end - begin, (size_t)inv, t->x + begin * inv, t->y + begin);
+        t->kt->row_mean(end - begin, (size_t)inv, x + begin * inv, y + begin);
         break;
     case POOL_GMAX:
-        t->kt->row_max(end - begin, (size_t)inv, t->x + begin * inv, t->y + begin);
+        t->kt->row_max(end - begin, (size_t)inv, x + begin * inv, y + begin);
         break;
     case POOL_MAX:
-        for (size_t p = begin; p < end; p++)
-            t->kt->maxpool(&s->win, t->x + (int64_t)p * inv, t->y + (int64_t)p * outv);
+        for (size_t p = begin; p < end; p++) {
+            if (s->q8)
+                qs__q8_maxpool(&s->win, s->q8_signed, (const uint8_t *)t->x + (int64_t)p * inv,
+                               (uint8_t *)t->y + (int64_t)p * outv);
+            else
+                t->kt->maxpool(&s->win, x + (int64_t)p * inv, y + (int64_t)p * outv);
+        }
         break;
     case POOL_AVG:
         for (size_t p = begin; p < end; p++)
-            t->kt->avgpool(&s->win, s->count_include_pad, t->x + (int64_t)p * inv,
-                           t->y + (int64_t)p * outv);
+            t->kt->avgpool(&s->win, s->count_include_pad, x + (int64_t)p * inv,
+                           y + (int64_t)p * outv);
         break;
     }
 }
@@ -104,8 +114,12 @@ static enum qs_status pool_run(qs_kctx *k) {
     struct pool_task t = {s, qs__f32_kernels(), k->in[0]->data, k->out[0]->data};
     if (qs__f32_window_in_size(&s->win) == 0) {
         // Empty planes: nothing to pool (max of nothing is -inf, mean is NaN as numpy's).
+        if (s->q8) {
+            memset(t.y, s->q8_signed ? 0x80 : 0, (size_t)k->out[0]->numel);
+            return QS_STATUS_OK;
+        }
         float v = s->kind == POOL_GAVG ? NAN : -INFINITY;
-        for (int64_t i = 0; i < k->out[0]->numel; i++) t.y[i] = v;
+        for (int64_t i = 0; i < k->out[0]->numel; i++) ((float *)t.y)[i] = v;
         return QS_STATUS_OK;
     }
     qs__pool_run(k->pool, (size_t)s->planes, pool_task_run, &t);

@@ -206,7 +206,7 @@ static enum qs_status conv_prepare_common(qs_kctx *k, size_t *scratch_bytes, boo
 
     // Depthwise when every channel is its own group and W - w_zp fits int8.
     const struct qs_f32_window *win = &d->win;
-    bool dw = d->cg == 1 && d->mg == 1 && win->in[0] == 1 && win->k[0] == 1;
+    bool dw = d->cg == 1 && d->mg == 1 && win->in[0] == 1 && win->k[0] == 1 && win->out[0] == 1;
     const bool w_signed = d->wt == QS_DTYPE_I8;
     const size_t kv = d->kvol;
     for (size_t c = 0; dw && c < m; c++)
@@ -312,6 +312,10 @@ static inline void copy_flip(uint8_t *dst, const uint8_t *src, size_t n, uint8_t
 
 static inline void gather_flip(uint8_t *dst, const uint8_t *src, size_t n, int64_t s,
                                uint8_t flip) {
+    if (s == 2) {  // the common strided case, in a loop the compiler vectorizes
+        for (size_t i = 0; i < n; i++) dst[i] = src[2 * i] ^ flip;
+        return;
+    }
     for (size_t i = 0; i < n; i++) dst[i] = src[(int64_t)i * s] ^ flip;
 }
 
@@ -336,13 +340,13 @@ static void im2col_row_shift(const struct im2col_ctx *ic, const uint8_t *xplane,
     if (cb > ca) copy_flip(dst + (ca - p0), xplane + ca + off, (size_t)(cb - ca), flip);
     if (p1 > cb) memset(dst + (cb - p0), zp, (size_t)(p1 - cb));
     if (dx == 0) return;
-    // Columns that wrapped into the neighbouring input row.
-    const int64_t first_row = a / W, last_row = (b - 1) / W;
-    for (int64_t r = first_row; r <= last_row; r++) {
-        int64_t c0 = dx > 0 ? W - dx : 0, c1 = dx > 0 ? W : -dx;
-        c0 = QS_MAX(r * W + c0, a);
-        c1 = QS_MIN(r * W + c1, b);
-        fill(dst + (c0 - p0), zp, c1 - c0);
+    // Columns that wrapped into the neighbouring input row: |dx| columns, each a strided
+    // run of single bytes through the copied rows.
+    const int64_t c_lo = dx > 0 ? W - dx : 0, c_hi = dx > 0 ? W : -dx;
+    for (int64_t col = QS_MAX(c_lo, 0); col < QS_MIN(c_hi, W); col++) {
+        int64_t q = a - a % W + col;
+        if (q < a) q += W;
+        for (; q < b; q += W) dst[q - p0] = zp;
     }
 }
 
@@ -353,14 +357,26 @@ static void im2col_task(void *ctx, size_t begin, size_t end) {
     const uint8_t zp = d->params.x_zp, flip = d->flip;
     const int64_t ow_n = w->out[2], oh_n = w->out[1];
     const int64_t s = w->stride[2], in_w = w->in[2];
-    const bool shift = w->in[0] == 1 && w->k[0] == 1 && w->stride[1] == 1 && s == 1 &&
-                       ow_n == in_w && oh_n == w->in[1];
+    const bool shift = w->in[0] == 1 && w->k[0] == 1 && w->out[0] == 1 && w->stride[1] == 1 &&
+                       s == 1 && ow_n == in_w && oh_n == w->in[1];
     const int64_t p0 = (int64_t)ic->p0;
     const int64_t ow_start = p0 % ow_n, row_start = p0 / ow_n;
+    // Row r is channel c, tap (td, th, tw); advanced without divisions.
+    size_t c = begin / d->kvol;
+    const size_t t0 = begin % d->kvol;
+    int64_t tw = (int64_t)t0 % w->k[2], th = (int64_t)t0 / w->k[2] % w->k[1];
+    int64_t td = (int64_t)t0 / (w->k[2] * w->k[1]);
     for (size_t r = begin; r < end; r++) {
-        const size_t c = r / d->kvol, t = r % d->kvol;
-        const int64_t tw = (int64_t)t % w->k[2], th = (int64_t)t / w->k[2] % w->k[1];
-        const int64_t td = (int64_t)t / (w->k[2] * w->k[1]);
+        if (r > begin && ++tw == w->k[2]) {
+            tw = 0;
+            if (++th == w->k[1]) {
+                th = 0;
+                if (++td == w->k[0]) {
+                    td = 0;
+                    c++;
+                }
+            }
+        }
         const uint8_t *xc = ic->x + c * d->in_plane;
         uint8_t *dst = ic->col + r * ic->pn;
         const int64_t base = tw * w->dil[2] - w->pad[2];  // iw = ow * s + base

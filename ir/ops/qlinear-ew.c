@@ -11,8 +11,12 @@
 //  - QLinearConcat: inputs with the output's scale and zero point are copied, the others go
 //    through a 256-entry requantization table.
 //  - QLinearSigmoid, QLinearLeakyRelu: 256-entry tables built at prepare.
+//  - QLinearSoftmax: onnxruntime's float table of exp((q - 255 + shift) * sx) and
+//    round(e * floor(1 / sy) / sum) + zy per row (its int8 output saturates at 127 here).
 #include "ir/ops/qlinear-impl.h"
 #include "qsearch/cpu.h"
+
+#include <float.h>
 
 static const qs_view *in_opt(const qs_kctx *k, int i) {
     return i < k->n_in ? k->in[i] : NULL;
@@ -116,7 +120,7 @@ static inline int32_t round_clamp(float v, float flo, float fhi) {
     }
 
 ADD_KERNELS(any, )
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(QS_ENABLE_AVX2)
 #define QLIN_ADD_FMA 1
 ADD_KERNELS(fma, __attribute__((target("avx2,fma"))))
 #endif
@@ -720,4 +724,109 @@ const struct qs_op_def qs__opdef_qlinearconcat = {
     .min_inputs = 5, .max_inputs = -1, .min_outputs = 1, .max_outputs = 1,
     .infer = concat_infer, .prepare = concat_prepare, .run = concat_run,
     .release = concat_release,
+};
+
+// ---------------------------------------------------------------------------------------
+// QLinearSoftmax: X, X_scale, x_zero_point, y_scale, y_zero_point; attributes axis and the
+// "opset" of the Softmax it replaces (before 13 the rows are everything from axis on).
+
+struct qsoftmax {
+    bool is_signed;
+    int64_t outer, d, inner;  // rows of d elements, element stride inner
+    float table[256];         // exp of each stored byte, indexed by the byte
+    float yscale;             // floor(1 / y_scale)
+    int32_t yz;
+};
+
+static enum qs_status softmax_shape(qs_kctx *k, struct qsoftmax *d) {
+    enum qs_status st = lut_check(k);
+    if (st != QS_STATUS_OK) return st;
+    const qs_view *x = k->in[LX];
+    const int64_t opset = qs__attr_i(k->node, "opset", -1);
+    if (opset < 0)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "the attribute 'opset' is required");
+    int64_t axis = qs__attr_i(k->node, "axis", opset < 13 ? 1 : -1);
+    if (axis < 0) axis += x->rank;
+    if (axis < 0 || axis >= QS_MAX(x->rank, 1))
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "axis %lld out of range for rank %d",
+                           (long long)qs__attr_i(k->node, "axis", -1), x->rank);
+    d->is_signed = x->dtype == QS_DTYPE_I8;
+    d->outer = qs__numel((int)axis, x->dims);
+    if (opset < 13) {
+        d->d = qs__numel(x->rank - (int)axis, x->dims + axis);
+        d->inner = 1;
+    } else {
+        d->d = x->rank ? x->dims[axis] : 1;
+        d->inner = qs__numel(x->rank - (int)axis - 1, x->dims + axis + 1);
+    }
+    return QS_STATUS_OK;
+}
+
+static enum qs_status softmax_infer(qs_kctx *k) {
+    struct qsoftmax d;
+    enum qs_status st = softmax_shape(k, &d);
+    if (st != QS_STATUS_OK) return st;
+    qs__view_set_shape(k->out[0], k->in[LX]->dtype, k->in[LX]->rank, k->in[LX]->dims);
+    return QS_STATUS_OK;
+}
+
+static enum qs_status softmax_prepare(qs_kctx *k, size_t *scratch_bytes) {
+    struct qsoftmax *d = qs__calloc(1, sizeof *d);
+    if (!d) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
+    k->state = d;
+    *scratch_bytes = 0;
+    enum qs_status st = softmax_shape(k, d);
+    if (st == QS_STATUS_OK) st = qs__qlin_require_const(k, LXS, LYZ);
+    if (st != QS_STATUS_OK) return st;
+    const float xs = qs__qlin_scale(k->in[LXS], 0);
+    // Every table value times d must stay below FLT_MAX: the largest is exp(shift * xs).
+    double shift = log((double)(FLT_MAX / (float)(d->d > 0 ? d->d : 1)));
+    shift = (shift - 5.0 > 0.0 ? shift - 5.0 : 0.0) / xs;
+    for (int i = 0; i < 256; i++) {
+        const double e = exp(((double)i - 255.0 + shift) * (double)xs);
+        d->table[(uint8_t)(d->is_signed ? i - 128 : i)] = (float)e;
+    }
+    d->yscale = floorf(1.0f / qs__qlin_scale(k->in[LYS], 0));
+    d->yz = qs__qlin_zp(in_opt(k, LYZ), 0);
+    return QS_STATUS_OK;
+}
+
+static void softmax_task(void *ctx, size_t begin, size_t end) {
+    const qs_kctx *k = ctx;
+    const struct qsoftmax *d = k->state;
+    const uint8_t *x = k->in[LX]->data;
+    uint8_t *y = k->out[0]->data;
+    const int32_t lo = d->is_signed ? -128 : 0, hi = d->is_signed ? 127 : 255;
+    for (size_t r = begin; r < end; r++) {
+        const int64_t o = (int64_t)r / d->inner, i = (int64_t)r % d->inner;
+        const size_t base = (size_t)(o * d->d * d->inner + i), step = (size_t)d->inner;
+        // The row maximum maps to the table's last entry (255, or 127 for int8).
+        int32_t mx = lo;
+        for (int64_t j = 0; j < d->d; j++)
+            mx = QS_MAX(mx, ld8(x, base + (size_t)j * step, d->is_signed));
+        const int32_t shift = hi - mx;
+        const float *t = d->table;
+        float sum = 0.0f;
+        for (int64_t j = 0; j < d->d; j++)
+            sum += t[(uint8_t)(ld8(x, base + (size_t)j * step, d->is_signed) + shift)];
+        for (int64_t j = 0; j < d->d; j++) {
+            const float e = t[(uint8_t)(ld8(x, base + (size_t)j * step, d->is_signed) + shift)];
+            int32_t q = (int32_t)nearbyintf((e * d->yscale) / sum) + d->yz;
+            q = q < lo ? lo : q > hi ? hi : q;
+            y[base + (size_t)j * step] = (uint8_t)q;
+        }
+    }
+}
+
+static enum qs_status softmax_run(qs_kctx *k) {
+    const struct qsoftmax *d = k->state;
+    if (d->d > 0) qs__pool_run(k->pool, (size_t)(d->outer * d->inner), softmax_task, k);
+    return QS_STATUS_OK;
+}
+
+const struct qs_op_def qs__opdef_qlinearsoftmax = {
+    .name = "QLinearSoftmax",
+    .min_inputs = 4, .max_inputs = 5, .min_outputs = 1, .max_outputs = 1,
+    .infer = softmax_infer, .prepare = softmax_prepare, .run = softmax_run,
+    .release = free_state,
 };

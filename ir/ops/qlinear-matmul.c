@@ -279,8 +279,9 @@ static enum qs_status mm_prepare(qs_kctx *k, size_t *scratch_bytes, enum mm_kind
             return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
         const size_t es = qs_dtype_size(d->bt);
         for (int64_t i = 0; i < d->b_mats; i++) {
-            st = qs__qlin_weights_init(&d->wb[i], n, kk, (const char *)b->data + (size_t)i * n * kk * es,
-                                       d->bt, ldw_n, ldw_k, bz, bz && bz->numel > 1, per_row);
+            const char *bi = (const char *)b->data + (size_t)i * n * kk * es;
+            st = qs__qlin_weights_init(&d->wb[i], n, kk, bi, d->bt, ldw_n, ldw_k, bz,
+                                       bz && bz->numel > 1, per_row);
             if (st != QS_STATUS_OK) return QS_NODE_ERR(k, st, "out of memory packing weights");
         }
     } else {

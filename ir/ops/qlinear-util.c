@@ -143,7 +143,8 @@ void qs__qlin_widen(int32_t *dst, size_t n, size_t k, const void *data, enum qs_
         const int32_t z = qs__qlin_zp(w_zp, zp_per_row ? (int64_t)i : 0);
         for (size_t j = 0; j < k; j++) {
             const size_t o = i * ldw_n + j * ldw_k;
-            dst[i * k + j] = (is_signed ? ((const int8_t *)data)[o] : ((const uint8_t *)data)[o]) - z;
+            dst[i * k + j] =
+                (is_signed ? ((const int8_t *)data)[o] : ((const uint8_t *)data)[o]) - z;
         }
     }
 }

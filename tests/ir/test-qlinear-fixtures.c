@@ -2,7 +2,8 @@
 // scripts/make-qop-fixtures.py) is run and each graph output, which includes every 8-bit
 // tensor a node produces, is compared with onnxruntime's. Integers must be equal unless the
 // case's tolerance.txt allows "<steps> <min exact fraction>" (an approximate sigmoid in
-// onnxruntime, the float convolutions of a QDQ model); floats within 1e-6 relative.
+// onnxruntime, the float convolutions of a QDQ model); floats within 1e-6 relative. Runs
+// must not allocate (a counting allocator is installed).
 //
 // usage: test-qlinear-fixtures [-v] [CASE_SUBSTRING]
 #include "ir/onnx/onnx-impl.h"
@@ -12,6 +13,23 @@
 #include <math.h>
 
 static int verbose;
+
+// Counts allocations made while `armed` (qs_session_run must make none).
+static int armed, allocs_while_armed;
+static void *count_malloc(void *ctx, size_t n) {
+    (void)ctx;
+    allocs_while_armed += armed;
+    return malloc(n);
+}
+static void *count_realloc(void *ctx, void *p, size_t n) {
+    (void)ctx;
+    allocs_while_armed += armed;
+    return realloc(p, n);
+}
+static void count_free(void *ctx, void *p) {
+    (void)ctx;
+    free(p);
+}
 
 static void quiet_log(enum qs_log_level level, const char *msg, void *user) {
     (void)level, (void)msg, (void)user;
@@ -129,11 +147,19 @@ static enum outcome run_case(const char *dir, const char *cname) {
     }
     for (int i = 0; i < n_in; i++)
         memcpy(qs_session_input_data(s, i), vals[i].v.data, qs__view_bytes(&vals[i].v));
-    if ((st = qs_session_run(s, &diag)) != QS_STATUS_OK) {
+    armed = 1;
+    allocs_while_armed = 0;
+    st = qs_session_run(s, &diag);
+    armed = 0;
+    if (st != QS_STATUS_OK) {
         printf("FAIL %s: run: %s\n", cname, diag.msg);
         goto done;
     }
     res = PASS;
+    if (allocs_while_armed) {
+        printf("FAIL %s: qs_session_run made %d allocations\n", cname, allocs_while_armed);
+        res = FAIL;
+    }
     for (int o = 0; o < qs_graph_output_count(g); o++) {
         qs_tensor want;
         snprintf(path, sizeof path, "%s/%s/test_data_set_0/output_%d.pb", dir, cname, o);
@@ -141,7 +167,8 @@ static enum outcome run_case(const char *dir, const char *cname) {
         struct qs_tensor_info info;
         ASSERT_OK(qs_session_output_info(s, o, &info));
         bool same_shape = info.dtype == want.v.dtype && info.rank == want.v.rank;
-        for (int d = 0; same_shape && d < info.rank; d++) same_shape = info.dims[d] == want.v.dims[d];
+        for (int d = 0; same_shape && d < info.rank; d++)
+            same_shape = info.dims[d] == want.v.dims[d];
         if (!same_shape) {
             printf("FAIL %s/%s: type or shape differs (%s rank %d, expected %s rank %d)\n", cname,
                    info.name, qs_dtype_name(info.dtype), info.rank, qs_dtype_name(want.v.dtype),
@@ -165,6 +192,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "-v")) verbose = 1;
         else filter = argv[i];
     }
+    qs_set_allocator(&(struct qs_allocator){count_malloc, count_realloc, count_free, NULL});
     const char *dir = qs_test_data("qops");
     DIR *dp = opendir(dir);
     if (!dp) QS_TEST_SKIP("fixtures not found at %s", dir);

@@ -284,7 +284,8 @@ static void run_conv_case(const struct conv_case *cc, qs_pool_t *pool, uint64_t 
                             off = off * cc->in[i] + pos;
                         }
                         if (!inside) continue;
-                        const int32_t xv = get8(x, (size_t)((b * cc->c + g * cg + ci) * in_plane + off), cc->xs8);
+                        const size_t xo = (size_t)((b * cc->c + g * cg + ci) * in_plane + off);
+                        const int32_t xv = get8(x, xo, cc->xs8);
                         const int32_t wv = get8(w, (size_t)((m * cg + ci) * kvol + t), cc->ws8);
                         acc += (int64_t)(xv - xzv) * (wv - wzv);
                     }
@@ -359,7 +360,8 @@ static void run_mm_case(qs_pool_t *pool, uint64_t seed) {
     int64_t ad[4], bd[3];
     int na = 0, nb = 0;
     int64_t batch_b = rb == 3 ? rnd_in(1, 3) : 1;
-    for (int i = 0; i < ra - 2; i++) ad[na++] = i == ra - 3 && rb == 3 ? (rnd() & 1 ? batch_b : 1) : rnd_in(1, 3);
+    for (int i = 0; i < ra - 2; i++)
+        ad[na++] = i == ra - 3 && rb == 3 ? (rnd() & 1 ? batch_b : 1) : rnd_in(1, 3);
     if (rb == 3) bd[nb++] = batch_b;
     if (ta) {
         ad[na++] = k;
@@ -387,7 +389,8 @@ static void run_mm_case(qs_pool_t *pool, uint64_t seed) {
     uint8_t az[16], bz[16], yz = ys8 ? (uint8_t)(int8_t)rnd_in(-20, 20) : (uint8_t)rnd_in(0, 255);
     for (int i = 0; i < 16; i++) {
         az[i] = as8 ? (uint8_t)(int8_t)rnd_in(-50, 50) : (uint8_t)rnd_in(0, 255);
-        bz[i] = bs8 ? (op == OP_QGEMM ? 0 : (uint8_t)(int8_t)rnd_in(-3, 3)) : (uint8_t)rnd_in(0, 255);
+        bz[i] = bs8 ? (op == OP_QGEMM ? 0 : (uint8_t)(int8_t)rnd_in(-3, 3))
+                    : (uint8_t)rnd_in(0, 255);
     }
     float as = rnd_f(0.01f, 0.04f), bsc[16], ysc = rnd_f(0.1f, 0.6f), alpha = rnd_f(0.5f, 1.5f);
     for (int i = 0; i < 16; i++) bsc[i] = rnd_f(0.005f, 0.03f);
@@ -592,7 +595,8 @@ static void test_q8_maxpool(void) {
         }
         const bool sgn = rnd() & 1;
         snprintf(case_desc, sizeof case_desc, "maxpool iteration %d", it);
-        const size_t nin = (size_t)(win.in[1] * win.in[2]), nout = (size_t)(win.out[1] * win.out[2]);
+        const size_t nin = (size_t)(win.in[1] * win.in[2]);
+        const size_t nout = (size_t)(win.out[1] * win.out[2]);
         uint8_t x[128], y[128];
         fill8(x, nin, sgn, sgn ? -128 : 0, sgn ? 127 : 255);
         qs__q8_maxpool(&win, sgn, x, y);
@@ -657,6 +661,14 @@ int main(void) {
     run_conv_case(&big, pool, 0);
     big.xs8 = true;
     run_conv_case(&big, NULL, 0);
+    // 3-D with a depth of 1 padded to 3: neither the depthwise kernel nor the shifted im2col
+    // (both 2-D) may take it.
+    struct conv_case flat3d = {.nsp = 3, .n = 1, .c = 4, .m = 4, .group = 4, .in = {1, 6, 6},
+                               .k = {1, 3, 3}, .s = {1, 1, 1}, .d = {1, 1, 1}, .pb = {1, 1, 1},
+                               .pe = {1, 1, 1}, .ws8 = true, .bias = true};
+    run_conv_case(&flat3d, NULL, 0);
+    flat3d.group = 1;
+    run_conv_case(&flat3d, pool, 0);
     for (uint64_t seed = 1; seed <= 300; seed++) run_mm_case(seed % 2 ? NULL : pool, seed);
     qs__pool_destroy(pool);
     printf("qlinear ops: ok\n");
