@@ -73,11 +73,14 @@ int main(void) {
                  bin, model, in, in2, lab, c->preprocess, c->batch);
         FILE *p = popen(cmd, "r");
         ASSERT_TRUE(p);
-        char line[1024], top1[1024] = "";
-        while (fgets(line, sizeof line, p))
+        char line[1024], top1[1024] = "", all[8192] = "";
+        while (fgets(line, sizeof line, p)) {
             if (!strncmp(line, "top-1", 5)) snprintf(top1, sizeof top1, "%s", line);
+            if (strlen(all) + strlen(line) < sizeof all) strcat(all, line);
+        }
         int rc = pclose(p);
         bool ok = rc == 0 && strstr(top1, c->want);
+        if (!ok) printf("command: %s\nexit status %d, output:\n%s", cmd, rc, all);
         printf("%-14s %s want %s: %s", c->name, ok ? "ok  " : "FAIL", c->want,
                top1[0] ? top1 : "(no top-1 line)\n");
         if (ok) passed++;
