@@ -36,7 +36,7 @@ struct qs_quant_options qs_quant_options_default(void) {
     struct qs_quant_options o;
     memset(&o, 0, sizeof o);
     o.struct_size = sizeof o;
-    o.method = qs_calib_method_default(QS_CALIB_PERCENTILE);
+    o.method = qs_calib_method_default(QS_CALIB_MINMAX);
     o.per_channel = true;
     return o;
 }

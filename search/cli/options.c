@@ -47,7 +47,7 @@ static const struct cli_option options[] = {
     {"policy", 'P', "FILE", OPT_STR, F(policy), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
      "Per-layer policy (YAML: layers: {NAME: {w_bits: 8, a_bits: 8}}); layers not listed "
      "stay fp32. Without it every quantizable layer is int8."},
-    {"calib-method", 'm', "NAME", OPT_STR, F(calib_method), "percentile", 0, 0,
+    {"calib-method", 'm', "NAME", OPT_STR, F(calib_method), "minmax", 0, 0,
      ON(EVAL) | ON(QUANTIZE), NULL,
      "How activation ranges are chosen: minmax, avg, ema, percentile, kl, mse or emd."},
     {"calib-limit", 0, "N", OPT_INT, F(calib_limit), "0", 0, INT64_MAX, ON(EVAL) | ON(QUANTIZE),

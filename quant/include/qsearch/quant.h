@@ -319,7 +319,7 @@ QS_API size_t qs_calib_state_bytes(const qs_calib_t *calib);
 /// Options of a quantizer. Start from qs_quant_options_default().
 struct qs_quant_options {
     size_t struct_size;
-    struct qs_calib_method method;  ///< how activation ranges are derived (default PERCENTILE)
+    struct qs_calib_method method;  ///< how activation ranges are derived (default MINMAX)
     bool per_channel;               ///< weight scales per output channel (default true)
 };
 QS_API struct qs_quant_options qs_quant_options_default(void);
