@@ -240,35 +240,48 @@ void qs__qlin_dwconv_run(const struct qs_qdwconv_shape *s, const uint8_t *x, con
 // ---------------------------------------------------------------------------------------
 // 8-bit max pooling.
 
-static inline int64_t coord(const struct qs_f32_window *w, int i, int64_t o, int64_t t) {
-    return o * w->stride[i] - w->pad[i] + t * w->dil[i];
+// Valid taps [t0, t1) of output o along axis i: the window positions inside the input.
+static void tap_range(const struct qs_f32_window *w, int i, int64_t o, int64_t *t0, int64_t *t1) {
+    int64_t b = o * w->stride[i] - w->pad[i], d = w->dil[i], n = w->in[i];
+    int64_t lo = b < 0 ? (-b + d - 1) / d : 0, hi = w->k[i];
+    if (b + (hi - 1) * d >= n) hi = b >= n ? 0 : (n - 1 - b) / d + 1;
+    *t0 = lo;
+    *t1 = hi > lo ? hi : lo;
 }
 
+// The tap ranges are computed once per output row and column, so the inner loops read
+// rows without bounds checks (a per-tap check made this the hottest loop of int8 SqueezeNet).
 void qs__q8_maxpool(const struct qs_f32_window *win, bool is_signed, const void *x, void *y) {
     const int64_t H = win->in[1], W = win->in[2];
     const uint8_t *xu = x;
     uint8_t *yu = y;
     // Signed values compare as unsigned after flipping the sign bit.
     const uint8_t flip = is_signed ? 0x80 : 0;
-    for (int64_t od = 0; od < win->out[0]; od++)
-        for (int64_t oh = 0; oh < win->out[1]; oh++)
+    const int64_t sw = win->stride[2], dw = win->dil[2], pw = win->pad[2];
+    for (int64_t od = 0; od < win->out[0]; od++) {
+        int64_t d0, d1;
+        tap_range(win, 0, od, &d0, &d1);
+        for (int64_t oh = 0; oh < win->out[1]; oh++) {
+            int64_t h0, h1;
+            tap_range(win, 1, oh, &h0, &h1);
             for (int64_t ow = 0; ow < win->out[2]; ow++) {
+                int64_t w0, w1;
+                tap_range(win, 2, ow, &w0, &w1);
+                const int64_t iw0 = ow * sw - pw;
                 uint8_t m = 0;
-                for (int64_t kd = 0; kd < win->k[0]; kd++) {
-                    const int64_t id = coord(win, 0, od, kd);
-                    if (id < 0 || id >= win->in[0]) continue;
-                    for (int64_t kh = 0; kh < win->k[1]; kh++) {
-                        const int64_t ih = coord(win, 1, oh, kh);
-                        if (ih < 0 || ih >= H) continue;
-                        const uint8_t *row = xu + (id * H + ih) * W;
-                        for (int64_t kw = 0; kw < win->k[2]; kw++) {
-                            const int64_t iw = coord(win, 2, ow, kw);
-                            if (iw < 0 || iw >= W) continue;
-                            const uint8_t v = row[iw] ^ flip;
+                for (int64_t kd = d0; kd < d1; kd++) {
+                    const int64_t id = od * win->stride[0] - win->pad[0] + kd * win->dil[0];
+                    for (int64_t kh = h0; kh < h1; kh++) {
+                        const int64_t ih = oh * win->stride[1] - win->pad[1] + kh * win->dil[1];
+                        const uint8_t *row = xu + (id * H + ih) * W + iw0;
+                        for (int64_t kw = w0; kw < w1; kw++) {
+                            const uint8_t v = row[kw * dw] ^ flip;
                             m = v > m ? v : m;
                         }
                     }
                 }
                 *yu++ = m ^ flip;
             }
+        }
+    }
 }
