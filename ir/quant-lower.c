@@ -470,6 +470,11 @@ static int weight_axis(const qs_node *n) {
 static qs_node *copy_float(lower *l, const qs_node *n, int n_in) {
     qs_node *m = add_node(l, n->name, n->op_type, n->domain, n->opset, n_in, n->n_outputs);
     if (!m || !copy_attrs(l, m, n)) return NULL;
+    // Written at opset 13, where Softmax's default axis is -1 instead of 1: keep the axis
+    // explicit (check_opset13 made sure the two meanings agree on this shape).
+    if (l->qdq && n->opset < 13 && (n->op == QS_OP_SOFTMAX || n->op == QS_OP_LOGSOFTMAX) &&
+        !set_attr_int(l, m, "axis", qs__attr_i(n, "axis", 1)))
+        return NULL;
     m->act = n->act;
     for (int k = 0; k < n_in && k < n->n_inputs; k++)
         if (n->inputs[k] && !(m->inputs[k] = get_float(l, n->inputs[k]))) return NULL;
