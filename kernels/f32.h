@@ -46,7 +46,7 @@ QS_INTERNAL int64_t qs__f32_window_k_size(const struct qs_f32_window *w);
 ///    0 <= r + dy[t] < h and 0 <= col + dx[t] < row (off[t] must be dy[t] * row + dx[t]),
 ///    so an unpadded image is read in place; reads of skipped cells never happen.
 /// sum (not NULL): y = clamp(acc + bias + sum[same index as y], lo, hi) (a fused residual
-/// Add; sum may equal y).
+/// Add; sum must not overlap y).
 #define QS_F32_CONV_NR 16
 struct qs_f32_conv_s1 {
     size_t m, c_in, taps;
@@ -211,7 +211,7 @@ QS_INTERNAL void qs__f32_conv_pack(const struct qs_f32_conv_desc *d, const float
 QS_INTERNAL size_t qs__f32_conv_scratch_bytes(const struct qs_f32_conv_desc *d, bool packed);
 /// y[N, c_out, out...] = act(conv(x[N, c_in, in...], w) + b + sum). w in ONNX layout
 /// [c_out, c_in/groups, k...]; b (c_out values) and sum (a residual shaped like y, the
-/// Add fused into the conv; may equal y) may be NULL. With packed weights (wpk not NULL)
+/// Add fused into the conv; must not overlap y) may be NULL. With packed weights (wpk not NULL)
 /// the packed kernels run; otherwise depthwise convs run the direct kernel and the rest
 /// im2col + cblas_sgemm. `pool` (may be NULL) spreads the own kernels.
 QS_INTERNAL void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x,

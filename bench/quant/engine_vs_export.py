@@ -254,7 +254,12 @@ def main():
     rows = []
     methods = [m for m in a.calib_method.split(",") if m]
     for meth, name in [(m, n) for m in methods for n in names]:
-        rows.append(one(a, cs[name], name, meth, out))
+        try:
+            rows.append(one(a, cs[name], name, meth, out))
+        except RuntimeError as e:  # a failed command: report it in the table, go on
+            qdata.log(str(e))
+            msg = str(e).strip().splitlines()[-1]
+            rows.append(dict(name=name, method=meth, error=msg))
 
     import onnxruntime
 
@@ -262,20 +267,24 @@ def main():
     p(f"all-int8 PTQ: qsearch's integer engine vs onnxruntime {onnxruntime.__version__} "
       f"running the QDQ model qsearch exported, same inputs")
     p(f"{'model':<14} {'method':<10} {'elements':>9} {'<=1 step':>9} {'identical':>9} "
-      f"{'max steps':>9} {'top-1 agree':>18} {'top-1 ours':>10} {'top-1 ort':>9}  goals")
+      f"{'max steps':>9} {'top-1 agree':>21} {'top-1 ours':>10} {'top-1 ort':>9}  goals")
     ok_all = True
     for r in rows:
+        if "error" in r:
+            ok_all = False
+            p(f"{r['name']:<14} {r['method']:<10} FAILED: {r['error']}")
+            continue
         ok = r["within"] >= 0.999 and r["top1_agree"] >= 0.999
         ok_all &= ok
         agree = f"{100 * r['top1_agree']:.2f}% ({r['n'] - r['disagree']}/{r['n']})"
         p(f"{r['name']:<14} {r['method']:<10} {r['n_elems']:>9} {100 * r['within']:>8.3f}% "
-          f"{100 * r['exact']:>8.2f}% {r['max_steps']:>9.3f} {agree:>18} "
+          f"{100 * r['exact']:>8.2f}% {r['max_steps']:>9.3g} {agree:>21} "
           f"{r['acc_ours']:>9.2f}% {r['acc_ort']:>8.2f}%  {'ok' if ok else 'MISSED'}")
     p("")
     p("one step of an output element, and the data:")
     seen = set()
     for r in rows:
-        if r["name"] in seen:
+        if r["name"] in seen or "error" in r:
             continue
         seen.add(r["name"])
         p(f"  {r['name']}: {r['how']}")

@@ -1,6 +1,6 @@
 // AVX2 sliding-window kernels (depthwise conv, max pool, average pool) and the AVX-512
-// max pool against the scalar references on seeded random 1-D/2-D/3-D windows: kernel 1..5, strides 1..3,
-// dilations 1..3, asymmetric pads and ceil-mode outputs.
+// max pool against the scalar references on seeded random 1-D/2-D/3-D windows: kernel
+// 1..5, strides 1..3, dilations 1..3, asymmetric pads and ceil-mode outputs.
 #include "f32-test-util.h"
 
 static char what[256];

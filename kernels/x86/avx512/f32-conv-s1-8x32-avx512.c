@@ -1,18 +1,23 @@
 // AVX-512F stride-1 implicit-GEMM convolution: an 8x32 tile (8 output channels x 32 flat
 // positions in two zmm per row, 16 accumulators), each step two input loads shifted by the
 // tap offset and eight weight broadcasts from the packed block (mr = 8). A tile of at most
-// 16 positions runs an 8x16 variant instead of wasting half the lanes.
+// 16 positions runs an 8x16 variant instead of wasting half the lanes. The accumulators
+// start from the bias; the residual, the clamp and the store follow in registers.
 //
-// Every input load is masked: lanes past p_end, lanes of padded columns that are dropped
-// (out_w) and, in masked mode (dy/dx), lanes whose tap falls in the implicit zero padding
-// read nothing, so an unpadded image is read in place and a tap that is padding for the
-// whole tile (the first and last rows of a 32-wide image) is skipped outright. Taps run in
-// the outer loop so that their two masks stay in mask registers over the channel loop.
+// Lanes past p_end, lanes of padded columns that are dropped (out_w) and, in masked mode
+// (dy/dx), lanes whose tap falls in the implicit zero padding read nothing (masked
+// loads), so an unpadded image is read in place and a tap that is padding for the whole
+// tile (the first and last rows of a 32-wide image) is skipped outright. Where all lanes
+// read, loads are plain: masked loads that miss the cache are several times slower on
+// Zen 5. In masked mode taps run in the outer loop so that their masks stay in mask
+// registers over the channel loop; otherwise channels run outer (few channels, many taps:
+// the stride phases of SqueezeNet's conv1).
 //
 // Loop order: positions are taken in chunks whose input fits in L2; within a chunk each
 // 8-row weight block (K * 32 bytes, L1-resident) sweeps all tiles, so weights are read from
 // memory once per chunk however many tiles there are (SqueezeNet's conv10: 2 MB of weights,
-// 169 positions).
+// 169 positions). Splitting the channels into L1-sized blocks with partial sums in y was
+// measured slower on conv10.
 #include "kernels/f32.h"
 
 #include <immintrin.h>
