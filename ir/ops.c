@@ -1,4 +1,5 @@
 #include "ir/ir-impl.h"
+#include "ir/ops/ew-impl.h"
 
 #include <assert.h>
 #include <math.h>
@@ -55,35 +56,12 @@ enum qs_status qs__node_err(const qs_kctx *k, enum qs_status status, const char 
 
 static uint16_t read_u16(const void *p, int64_t i) { return ((const uint16_t *)p)[i]; }
 
-static float f16_to_f32(uint16_t h) {
-    uint32_t s = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, u;
-    if (e == 0) {
-        if (m == 0) {
-            u = s;
-        } else {  // subnormal: renormalise
-            e = 127 - 15 + 1;
-            while (!(m & 0x400)) {
-                m <<= 1;
-                e--;
-            }
-            u = s | (e << 23) | ((m & 0x3ff) << 13);
-        }
-    } else if (e == 31) {
-        u = s | 0x7f800000u | (m << 13);
-    } else {
-        u = s | ((e + 127 - 15) << 23) | (m << 13);
-    }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 double qs__view_get_f64(const qs_view *v, int64_t i) {
     const void *p = v->data;
     switch (v->dtype) {
     case QS_DTYPE_F32: return ((const float *)p)[i];
     case QS_DTYPE_F64: return ((const double *)p)[i];
-    case QS_DTYPE_F16: return f16_to_f32(read_u16(p, i));
+    case QS_DTYPE_F16: return qs__ew_f16_to_f32(read_u16(p, i));
     case QS_DTYPE_BF16: {
         uint32_t u = (uint32_t)read_u16(p, i) << 16;
         float f;
