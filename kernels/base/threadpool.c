@@ -160,6 +160,11 @@ void qs__pool_run(qs_pool_t *p, size_t n, qs_pool_task task, void *ctx) {
     }
     size_t parts = (size_t)p->threads * 4;
     pthread_mutex_lock(&p->mu);
+    // Close the previous job before its fields change: a worker still looping on it may
+    // hold a cursor value of that job, and must fail its compare-and-swap instead of
+    // checking it against the new job's chunk count (which ran a chunk twice and let this
+    // call return while a worker still used the caller's stack frame).
+    atomic_store(&p->cursor, ((uint64_t)(uint32_t)p->generation << 32) | 0xffffffffu);
     p->task = task;
     p->ctx = ctx;
     p->n = n;
