@@ -51,6 +51,10 @@ int main(void) {
 #ifdef QS_SANITIZE_BUILD
     QS_TEST_SKIP("accuracy runs are skipped in sanitizer builds (they run in the plain build)");
 #endif
+#ifdef QS_SCALAR_BUILD
+    QS_TEST_SKIP("accuracy runs are skipped with -DQS_ENABLE_AVX2=OFF (scalar kernels take "
+                 "over ten minutes for the 50,000 images; they run in the default build)");
+#endif
     const char *root = getenv("QS_SHARED_DATA"), *bin = getenv("QS_BIN");
     if (!root || !qs_test_shared("cifar10-resnet/cifar10_resnet20.onnx"))
         QS_TEST_SKIP("../shared/data not found");
