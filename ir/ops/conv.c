@@ -13,32 +13,11 @@ static enum qs_status conv_desc(qs_kctx *k, struct qs_f32_conv_desc *d) {
         (st = qs__nn_check_f32(k, 2, "bias B")) != QS_STATUS_OK)
         return st;
     const qs_view *x = k->in[0], *w = k->in[1], *b = k->n_in > 2 ? k->in[2] : NULL;
-    if (x->rank < 3)
-        return QS_NODE_ERR(k, QS_STATUS_PARSE, "input has rank %d, expected [N, C, spatial...]",
-                           x->rank);
-    if (w->rank != x->rank)
-        return QS_NODE_ERR(k, QS_STATUS_PARSE, "weight has rank %d, input has rank %d", w->rank,
-                           x->rank);
-    const int64_t group = qs__attr_i(k->node, "group", 1);
-    if (group < 1 || w->dims[0] % group != 0 || x->dims[1] != w->dims[1] * group)
-        return QS_NODE_ERR(k, QS_STATUS_PARSE,
-                           "input has %lld channels, weight [%lld, %lld, ...] with group %lld",
-                           (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
-                           (long long)group);
+    int64_t group;
+    if ((st = qs__nn_conv_geometry(k, x, w, &group, &d->win)) != QS_STATUS_OK) return st;
     if (b && (b->rank != 1 || b->dims[0] != w->dims[0]))
         return QS_NODE_ERR(k, QS_STATUS_PARSE, "bias must have shape [%lld]",
                            (long long)w->dims[0]);
-    const int nsp = x->rank - 2;
-    int nk = 0;
-    const int64_t *ks = qs__attr_ints(k->node, "kernel_shape", &nk);
-    if (ks) {
-        bool ok = nk == nsp;
-        for (int i = 0; ok && i < nsp; i++) ok = ks[i] == w->dims[2 + i];
-        if (!ok) return QS_NODE_ERR(k, QS_STATUS_PARSE, "kernel_shape does not match weight");
-    }
-    if ((st = qs__nn_window(k, QS_NN_CONV, nsp, x->dims + 2, w->dims + 2, &d->win)) !=
-        QS_STATUS_OK)
-        return st;
     d->batch = x->dims[0];
     d->c_in = x->dims[1];
     d->c_out = w->dims[0];

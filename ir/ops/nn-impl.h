@@ -25,3 +25,9 @@ enum qs_nn_window_kind { QS_NN_CONV, QS_NN_POOL };
 QS_INTERNAL enum qs_status qs__nn_window(const qs_kctx *k, enum qs_nn_window_kind kind,
                                          int nsp, const int64_t *in_sp, const int64_t *kernel,
                                          struct qs_f32_window *win);
+/// Checks the shapes of a convolution (input [N, C, spatial...], weight [M, C/group,
+/// kernel...] of the same rank, kernel_shape matching the weight), reads `group` and fills
+/// the sliding window. Shared by Conv and the integer convolutions.
+QS_INTERNAL enum qs_status qs__nn_conv_geometry(const qs_kctx *k, const qs_view *x,
+                                                const qs_view *w, int64_t *group_out,
+                                                struct qs_f32_window *win);

@@ -110,3 +110,29 @@ enum qs_status qs__nn_window(const qs_kctx *k, enum qs_nn_window_kind kind, int 
     }
     return QS_STATUS_OK;
 }
+
+enum qs_status qs__nn_conv_geometry(const qs_kctx *k, const qs_view *x, const qs_view *w,
+                                    int64_t *group_out, struct qs_f32_window *win) {
+    if (x->rank < 3)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "input has rank %d, expected [N, C, spatial...]",
+                           x->rank);
+    if (w->rank != x->rank)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE, "weight has rank %d, input has rank %d", w->rank,
+                           x->rank);
+    const int64_t group = qs__attr_i(k->node, "group", 1);
+    if (group < 1 || w->dims[0] % group != 0 || x->dims[1] != w->dims[1] * group)
+        return QS_NODE_ERR(k, QS_STATUS_PARSE,
+                           "input has %lld channels, weight [%lld, %lld, ...] with group %lld",
+                           (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
+                           (long long)group);
+    const int nsp = x->rank - 2;
+    int nk = 0;
+    const int64_t *ks = qs__attr_ints(k->node, "kernel_shape", &nk);
+    if (ks) {
+        bool ok = nk == nsp;
+        for (int i = 0; ok && i < nsp; i++) ok = ks[i] == w->dims[2 + i];
+        if (!ok) return QS_NODE_ERR(k, QS_STATUS_PARSE, "kernel_shape does not match weight");
+    }
+    *group_out = group;
+    return qs__nn_window(k, QS_NN_CONV, nsp, x->dims + 2, w->dims + 2, win);
+}

@@ -55,29 +55,9 @@ static enum qs_status conv_desc(qs_kctx *k, bool integer, struct qconv *d) {
         return QS_NODE_ERR(k, QS_STATUS_UNSUPPORTED,
                            "input %s and weight %s: only uint8 and int8 are supported",
                            qs_dtype_name(x->dtype), qs_dtype_name(w->dtype));
-    if (x->rank < 3)
-        return QS_NODE_ERR(k, QS_STATUS_PARSE, "input has rank %d, expected [N, C, spatial...]",
-                           x->rank);
-    if (w->rank != x->rank)
-        return QS_NODE_ERR(k, QS_STATUS_PARSE, "weight has rank %d, input has rank %d", w->rank,
-                           x->rank);
-    const int64_t group = qs__attr_i(k->node, "group", 1);
-    if (group < 1 || w->dims[0] % group != 0 || x->dims[1] != w->dims[1] * group)
-        return QS_NODE_ERR(k, QS_STATUS_PARSE,
-                           "input has %lld channels, weight [%lld, %lld, ...] with group %lld",
-                           (long long)x->dims[1], (long long)w->dims[0], (long long)w->dims[1],
-                           (long long)group);
+    int64_t group;
+    if ((st = qs__nn_conv_geometry(k, x, w, &group, &d->win)) != QS_STATUS_OK) return st;
     const int nsp = x->rank - 2;
-    int nk = 0;
-    const int64_t *ks = qs__attr_ints(k->node, "kernel_shape", &nk);
-    if (ks) {
-        bool ok = nk == nsp;
-        for (int i = 0; ok && i < nsp; i++) ok = ks[i] == w->dims[2 + i];
-        if (!ok) return QS_NODE_ERR(k, QS_STATUS_PARSE, "kernel_shape does not match weight");
-    }
-    if ((st = qs__nn_window(k, QS_NN_CONV, nsp, x->dims + 2, w->dims + 2, &d->win)) !=
-        QS_STATUS_OK)
-        return st;
     const int64_t m = w->dims[0];
     if (integer) {
         if ((st = qs__qlin_check_zp(k, CI_XZ, "x_zero_point", x->dtype, 0)) != QS_STATUS_OK ||
