@@ -203,6 +203,10 @@ int qs__graph_use_count(const qs_graph_t *g, const qs_tensor *t) {
 }
 
 static void free_tensor_data(qs_tensor *t) {
+    if (t->file_data) {  // v.data is a borrowed override
+        t->v.data = t->file_data;
+        t->file_data = NULL;
+    }
     if (t->owns_data) qs__aligned_free(t->v.data);
     t->v.data = NULL;
     t->owns_data = false;

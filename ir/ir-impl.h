@@ -85,7 +85,9 @@ typedef struct qs_tensor {
     char *name;
     int id;                  // index in graph->tensors
     qs_view v;               // dtype, shape at batch 1, constant data
-    bool owns_data;          // v.data was allocated by the graph (qs__aligned_alloc)
+    bool owns_data;          // v.data (or file_data) was allocated by the graph
+    void *file_data;         // non-NULL while qs_graph_set_layer_weights overrides v.data:
+                             // the graph's own data, restored by qs_graph_restore_weights
     bool is_initializer;     // a constant from the file or a folded result
     bool is_input, is_output;
     int64_t decl_dims[QS_MAX_RANK];  // graph inputs/outputs: as declared (-1 = symbolic)

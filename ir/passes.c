@@ -621,6 +621,7 @@ QS_API enum qs_status qs_graph_optimize(qs_graph_t *graph, uint32_t passes,
                         "qs_graph_optimize: unknown pass flags 0x%x",
                         (unsigned)(passes & ~(uint32_t)QS_PASS_DEFAULT));
     qs_graph_t *g = graph;
+    qs_graph_restore_weights(g);  // passes rewrite constants in place: never borrowed ones
     int folded = 0, identities = 0, bns = 0, fused = 0, dead = 0;
     enum qs_status st = QS_STATUS_OK;
     if (passes & QS_PASS_FOLD_CONSTANTS) st = fold_constants(g, &folded, diag);

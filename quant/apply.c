@@ -15,6 +15,8 @@ typedef struct {
     int axis;                    // output-channel axis of the weight tensor
     int64_t n_out, k;            // output channels and reduction length
     bool ready;                  // cache filled
+    const void *w_src, *b_src;   // weight/bias data the cache was filled from: an override
+                                 // (qs_graph_set_layer_weights) changes them
     int8_t *wq;                  // int8 weights in the layout of the fp32 weights
     float *ws;                   // n_scales weight scales
     int n_scales;
@@ -162,6 +164,12 @@ error:
     return st;
 }
 
+static const void *cur_data(const qs_quantizer_t *q, int id) {
+    const void *d = NULL;
+    qs_graph_tensor(q->g, id, NULL, &d);
+    return d;
+}
+
 // Quantizes the weights of one layer along its output-channel axis (transposing through a
 // scratch copy when that axis is not the outer one) and its bias against the input scale.
 static enum qs_status fill_cache(qs_quantizer_t *q, layer_cache *lc, bool with_bias,
@@ -212,6 +220,8 @@ static enum qs_status fill_cache(qs_quantizer_t *q, layer_cache *lc, bool with_b
             return st;
         }
     }
+    lc->w_src = w;
+    lc->b_src = lc->b_id >= 0 ? cur_data(q, lc->b_id) : NULL;
     lc->ready = true;
     return QS_STATUS_OK;
 }
@@ -240,7 +250,9 @@ enum qs_status qs_quantizer_apply(qs_quantizer_t *q, const qs_policy_t *policy,
             if (lp->w_bits == 8) {
                 // The int32 bias depends on the input scale: it exists for w8a8 only, and a
                 // cache filled for w8a32 gains it the first time the layer runs w8a8.
-                if (!lc->ready || (lp->a_bits == 8 && lc->b_id >= 0 && !lc->bq)) {
+                bool stale = lc->ready && (lc->w_src != cur_data(q, lc->w_id) ||
+                                           (lc->b_id >= 0 && lc->b_src != cur_data(q, lc->b_id)));
+                if (!lc->ready || stale || (lp->a_bits == 8 && lc->b_id >= 0 && !lc->bq)) {
                     qs__free(lc->wq);
                     qs__free(lc->ws);
                     qs__free(lc->bq);

@@ -168,6 +168,29 @@ QS_API enum qs_status qs_policy_save(const qs_policy_t *policy, const char *path
 QS_API enum qs_status qs_policy_check(const qs_policy_t *policy, const qs_graph_t *graph,
                                       struct qs_diag *diag);
 
+/// Weights of one layer: the data it runs with now and the data as loaded (and optimized).
+struct qs_layer_weights {
+    int w_tensor, b_tensor;        ///< tensor ids; b_tensor is -1 when the layer has no bias
+    int64_t w_numel, b_numel;
+    const float *w, *b;            ///< current data (the file's, or an override)
+    const float *w_file, *b_file;  ///< the graph's own data
+};
+/// INVALID_ARG for a bad index, UNSUPPORTED when the weights are not constant float32.
+QS_API enum qs_status qs_graph_layer_weights(const qs_graph_t *graph, int layer,
+                                             struct qs_layer_weights *out, struct qs_diag *diag);
+/// Makes layer `layer` run with `w` (w_numel floats, same layout as the file's weight) and
+/// `b` (b_numel floats) instead of its own constants: sparse/ sets pruned or reconstructed
+/// weights, bias correction a corrected bias. NULL restores the graph's own. The arrays are
+/// borrowed and must stay alive and unchanged while set; sessions, calibration, quant/ and
+/// the ONNX export all read them. Set overrides after qs_graph_optimize (which restores the
+/// graph's own data first) and before creating sessions. INVALID_ARG when `b` is given for
+/// a layer without bias; UNSUPPORTED when the layer's weight tensor is shared with another
+/// node (it would change both).
+QS_API enum qs_status qs_graph_set_layer_weights(qs_graph_t *graph, int layer, const float *w,
+                                                 const float *b, struct qs_diag *diag);
+/// Every layer back to the graph's own weights and biases.
+QS_API void qs_graph_restore_weights(qs_graph_t *graph);
+
 /// Quantization of one activation tensor (set by quant/ from calibration): real value =
 /// (q - zero_point) * scale, q stored as dtype (QS_DTYPE_U8, or QS_DTYPE_I8 for symmetric).
 struct qs_tensor_qparams {
