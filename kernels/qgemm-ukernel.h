@@ -122,6 +122,38 @@ QS_INTERNAL void qs__qgemm_packx_generic(const struct qs_qgemm_config *cfg, size
                                          size_t np, const uint8_t *x, size_t x_stride_k,
                                          size_t x_stride_p, void *packed);
 
+/// One activation panel of an implicit-GEMM convolution (qs__qgemm_conv_run), prepared by
+/// the driver: element (k, j) is x[rows[k].off + pix[j]] ^ flip when bit j of
+/// valid[rows[k].tap] is set, else x_zp (the packed value is that minus x_bias; pixels
+/// j >= np have no valid bit). rows[k].off = c * plane + tap offset for k = c * taps + tap;
+/// the row table is the same for every panel of a call. step is 1 or 2 when
+/// pix[j] = pix[0] + step * j for every j < np (the panel reads each tap as one contiguous
+/// or stride-2 run), else 0.
+enum { QS_QCONV_MAX_TAPS = 64, QS_QCONV_MAX_NR = 64 };
+struct qs_qconv_row {
+    int32_t off, tap;
+};
+struct qs_qconv_panel {
+    const uint8_t *x;              // channel 0 of the group's input
+    const struct qs_qconv_row *rows;  // [k]
+    size_t k, taps, np;
+    uint8_t x_zp, flip;
+    int step;
+    const int32_t *pix;            // [np]: offset of pixel j's tap (0, 0); may lie outside
+    const uint64_t *valid;         // [taps]
+};
+/// Packs one conv panel in cfg's activation layout (as cfg->packx would pack the explicit
+/// im2col rows of the panel; bytes of pixels past np hold unspecified values).
+typedef void (*qs_qconv_packx_fn)(const struct qs_qgemm_config *cfg,
+                                  const struct qs_qconv_panel *cp, void *packed);
+/// The portable conv packer (any cfg), and the vectorized one for the c4 byte layout.
+QS_INTERNAL void qs__qconv_packx_generic(const struct qs_qgemm_config *cfg,
+                                         const struct qs_qconv_panel *cp, void *packed);
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+QS_INTERNAL void qs_qu8_conv_packx_c4__avx512(const struct qs_qgemm_config *cfg,
+                                              const struct qs_qconv_panel *cp, void *packed);
+#endif
+
 static inline size_t qs__qgemm_round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 /// Bytes of one packed weight tile / activation panel for kc packed rows (64-byte multiple).
 static inline size_t qs__qgemm_wtile_bytes(const struct qs_qgemm_config *cfg, size_t kc) {

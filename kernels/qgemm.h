@@ -107,3 +107,34 @@ QS_INTERNAL size_t qs__qdwconv_scratch_size(const struct qs_qdwconv_shape *s);
 QS_INTERNAL void qs__qdwconv_run(const struct qs_qdwconv_shape *s, const uint8_t *x,
                                  const int8_t *w, void *y, const struct qs_qgemm_params *params,
                                  void *scratch, qs_pool_t *pool);
+
+/// Convolution as an implicit GEMM (one image, one group, NCHW, 2-D; 1-D as in_h = kh = 1):
+/// the product of qs__qgemm_run with K = channels * kh * kw (k = (c * kh + i) * kw + j, the
+/// order of an ONNX weight [M][C][kh][kw]) and P = out_h * out_w, where X[k][p] is the input
+/// byte tap (i, j) of output pixel p reads: x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw] ^ flip,
+/// or x_zp outside the image. The activation panels are packed straight from the image (no
+/// im2col buffer). flip is 0x80 for int8 input (params->x_zp is then the flipped zero point).
+struct qs_qconv_shape {
+    size_t channels, in_h, in_w, out_h, out_w, kh, kw;
+    size_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+    uint8_t flip;
+    const void *rows;  // NULL, or this shape's table from qs__qgemm_conv_rows (kept by the
+                       // caller: saves rebuilding it in the scratch on every run)
+};
+/// Bytes of a shape's row table, and filling one (any alignment; 8-byte aligned is best).
+QS_INTERNAL size_t qs__qgemm_conv_rows_bytes(const struct qs_qconv_shape *s);
+QS_INTERNAL void qs__qgemm_conv_rows(const struct qs_qconv_shape *s, void *rows);
+/// True when qs__qgemm_conv_run takes this shape with these weights (K matches, at most 64
+/// taps, offsets within int32) and, if `fast`, when the weights' variant has a vectorized
+/// panel packer for it (otherwise im2col + qs__qgemm_run is faster).
+QS_INTERNAL bool qs__qgemm_conv_supported(const qs_qgemm_weights *w,
+                                          const struct qs_qconv_shape *s, bool fast);
+/// Scratch bytes of qs__qgemm_conv_run (as qs__qgemm_scratch_size for out_h * out_w).
+QS_INTERNAL size_t qs__qgemm_conv_scratch_size(const qs_qgemm_weights *w,
+                                               const struct qs_qconv_shape *s);
+/// y[n][p] at c[n * c_stride_n + p] (elements of the output type). Preconditions: supported
+/// (asserted). Does not allocate; splits work over `pool`.
+QS_INTERNAL void qs__qgemm_conv_run(const qs_qgemm_weights *w, const struct qs_qconv_shape *s,
+                                    const uint8_t *x, void *c, size_t c_stride_n,
+                                    const struct qs_qgemm_params *params, void *scratch,
+                                    qs_pool_t *pool);

@@ -4,6 +4,9 @@
 #include "ir/ops/qlinear-impl.h"
 
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <limits.h>
 
@@ -262,27 +265,65 @@ void qs__q8_maxpool(const struct qs_f32_window *win, bool is_signed, const void 
     const int64_t sw = win->stride[2], dw = win->dil[2], pw = win->pad[2];
     // 2-D windows without dilation: the max over the window's rows first (one pass over
     // each input row that the compiler vectorizes), then over the columns of that row.
-    if (win->in[0] == 1 && win->k[0] == 1 && win->dil[1] == 1 && dw == 1 && W <= 4096) {
+    // The row max sits at tmp[pw + i] with zeros around it: 0 is the smallest (flipped)
+    // value, so padding taps drop out of the column max without range checks, and a window
+    // of padding only gives 0 as the general loop does.
+    const int64_t OW = win->out[2], kw_n = win->k[2];
+    const int64_t span = QS_MAX((OW - 1) * sw + kw_n, pw + W);
+    if (win->in[0] == 1 && win->k[0] == 1 && win->dil[1] == 1 && dw == 1 && span <= 4096) {
         uint8_t tmp[4096];
+        memset(tmp, 0, (size_t)span);
+        uint8_t *rm = tmp + pw;
         for (int64_t oh = 0; oh < win->out[1]; oh++) {
             int64_t h0, h1;
             tap_range(win, 1, oh, &h0, &h1);
-            memset(tmp, 0, (size_t)W);
-            for (int64_t kh = h0; kh < h1; kh++) {
+            if (h0 >= h1) {
+                memset(rm, 0, (size_t)W);
+            } else {
+                const uint8_t *r0 = xu + (oh * win->stride[1] - win->pad[1] + h0) * W;
+                for (int64_t i = 0; i < W; i++) rm[i] = r0[i] ^ flip;
+            }
+            for (int64_t kh = h0 + 1; kh < h1; kh++) {
                 const uint8_t *row = xu + (oh * win->stride[1] - win->pad[1] + kh) * W;
                 for (int64_t i = 0; i < W; i++) {
                     const uint8_t v = row[i] ^ flip;
-                    tmp[i] = v > tmp[i] ? v : tmp[i];
+                    rm[i] = v > rm[i] ? v : rm[i];
                 }
             }
-            for (int64_t ow = 0; ow < win->out[2]; ow++) {
-                int64_t w0, w1;
-                tap_range(win, 2, ow, &w0, &w1);
-                const uint8_t *t = tmp + ow * sw - pw;
-                uint8_t m = 0;
-                for (int64_t kw = w0; kw < w1; kw++) m = t[kw] > m ? t[kw] : m;
-                *yu++ = m ^ flip;
+            if (kw_n == 3 && sw == 2) {  // SqueezeNet's and most CNNs' pools
+                int64_t ow = 0;
+#if defined(__SSE2__)
+                // 16 outputs: m = max(t[i], t[i + 1]) for 32 i, then max of its even and
+                // odd bytes: max(t[2o], t[2o + 1]) and max(t[2o + 1], t[2o + 2]). The last
+                // byte read is tmp[2 * OW] < span.
+                const __m128i lo8 = _mm_set1_epi16(0xff), fv = _mm_set1_epi8((char)flip);
+                for (; ow + 16 <= OW; ow += 16) {
+                    const uint8_t *t = tmp + 2 * ow;
+                    const __m128i m0 = _mm_max_epu8(_mm_loadu_si128((const __m128i *)t),
+                                                    _mm_loadu_si128((const __m128i *)(t + 1)));
+                    const __m128i m1 = _mm_max_epu8(_mm_loadu_si128((const __m128i *)(t + 16)),
+                                                    _mm_loadu_si128((const __m128i *)(t + 17)));
+                    const __m128i ev =
+                        _mm_packus_epi16(_mm_and_si128(m0, lo8), _mm_and_si128(m1, lo8));
+                    const __m128i od =
+                        _mm_packus_epi16(_mm_srli_epi16(m0, 8), _mm_srli_epi16(m1, 8));
+                    _mm_storeu_si128((__m128i *)(yu + ow), _mm_xor_si128(_mm_max_epu8(ev, od), fv));
+                }
+#endif
+                for (; ow < OW; ow++) {
+                    const uint8_t *t = tmp + 2 * ow;
+                    const uint8_t a = t[0] > t[1] ? t[0] : t[1];
+                    yu[ow] = (a > t[2] ? a : t[2]) ^ flip;
+                }
+            } else {
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const uint8_t *t = tmp + ow * sw;
+                    uint8_t m = 0;
+                    for (int64_t kw = 0; kw < kw_n; kw++) m = t[kw] > m ? t[kw] : m;
+                    yu[ow] = m ^ flip;
+                }
             }
+            yu += OW;
         }
         return;
     }

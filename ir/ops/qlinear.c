@@ -4,6 +4,7 @@
 // is (float)(x - zp) * scale. The com.microsoft QuantizeLinear/DequantizeLinear contrib ops
 // share these definitions (per-axis always allowed).
 #include "ir/ops/qlinear-impl.h"
+#include "qsearch/cpu.h"
 
 static bool ms_domain(const qs_kctx *k) {
     return k->node->domain && strcmp(k->node->domain, "com.microsoft") == 0;
@@ -133,6 +134,24 @@ static enum qs_status quantize_infer(qs_kctx *k) {
             }                                                                              \
     } while (0)
 
+// The per-tensor uint8 case (a model's input) on 16 lanes: qs__qlin_quantize's operations
+// in the same order, so the same bits as the loop above.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(QS_ENABLE_AVX2)
+#define QLIN_QUANTIZE_AVX512 1
+__attribute__((target("avx512f,avx512bw,avx512vl,avx2,prefer-vector-width=512")))
+static void quantize_u8_avx512(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp,
+                               int32_t lo, int32_t hi) {
+    for (int64_t i = 0; i < n; i++) y[i] = (uint8_t)qs__qlin_quantize(x[i], scale, zp, lo, hi);
+}
+
+static bool quantize_avx512(void) {
+    const uint64_t z = QS_ISA_X86_AVX512F | QS_ISA_X86_AVX512BW | QS_ISA_X86_AVX512VL;
+    const char *env = getenv("QS_KERNELS");
+    return (qs_cpu_info_get()->isa_flags & z) == z &&
+           !(env && (!strcmp(env, "ref") || !strcmp(env, "avx2")));
+}
+#endif
+
 static enum qs_status quantize_run(qs_kctx *k) {
     const qs_view *x = k->in[0], *s = k->in[1], *zp = k->n_in > 2 ? k->in[2] : NULL;
     struct qlayout l;
@@ -141,6 +160,13 @@ static enum qs_status quantize_run(qs_kctx *k) {
     const float *xd = x->data, *sd = s->data;
     int32_t lo, hi;
     qs__qlin_range(k->out[0]->dtype, &lo, &hi);
+#ifdef QLIN_QUANTIZE_AVX512
+    if (k->out[0]->dtype == QS_DTYPE_U8 && l.outer == 1 && l.dim == 1 && !l.block &&
+        quantize_avx512()) {
+        quantize_u8_avx512(xd, k->out[0]->data, l.inner, sd[0], qs__qlin_zp(zp, 0), lo, hi);
+        return QS_STATUS_OK;
+    }
+#endif
     switch (k->out[0]->dtype) {
     case QS_DTYPE_U8: QUANTIZE_LOOP(uint8_t); break;
     case QS_DTYPE_I8: QUANTIZE_LOOP(int8_t); break;

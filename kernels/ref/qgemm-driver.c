@@ -109,13 +109,76 @@ struct run_ctx {
     size_t p, n_panels, panel_bytes, block_panels, n_blocks, n_groups, tiles_per_group;
     const uint8_t *x;
     size_t x_stride_k, x_stride_p;
+    uint8_t x_zp;
     char *c;
     size_t c_stride_n, c_stride_p;  // bytes
     char *panels;
     struct qs_qgemm_ukernel_params up;  // per-channel pointers at channel 0
+    // Implicit-GEMM convolution (qs__qgemm_conv_run): panels are packed from the image.
+    const struct qs_qconv_shape *conv;
+    qs_qconv_packx_fn conv_packx;
+    const struct qs_qconv_row *conv_rows;
 };
 
+static inline uint64_t low_bits(int64_t n) {
+    return n <= 0 ? 0 : n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+}
+
+// The pixels of panel q: pix, and per tap the pixels inside the image (a row mask per
+// kernel row AND a column mask per kernel column), and whether the panel reads every tap
+// as one run of step 1 or 2. Work per run of pixels in one output row, not per pixel.
+static void conv_panel(const struct run_ctx *r, size_t q, struct qs_qconv_panel *cp,
+                       int32_t *pix, uint64_t *valid) {
+    const struct qs_qconv_shape *s = r->conv;
+    const size_t nr = r->cfg->nr, p0 = q * nr, np = QS_MIN(nr, r->p - p0);
+    const int64_t H = (int64_t)s->in_h, W = (int64_t)s->in_w, OW = (int64_t)s->out_w;
+    const int64_t sh = (int64_t)s->stride_h, sw = (int64_t)s->stride_w;
+    const int64_t dh = (int64_t)s->dil_h, dw = (int64_t)s->dil_w;
+    uint64_t rowm[QS_QCONV_MAX_TAPS], colm[QS_QCONV_MAX_TAPS];
+    for (size_t i = 0; i < s->kh; i++) rowm[i] = 0;
+    for (size_t i = 0; i < s->kw; i++) colm[i] = 0;
+    int64_t oh = (int64_t)(p0 / s->out_w), ow = (int64_t)(p0 % s->out_w);
+    int step = sw == 1 || sw == 2 ? (int)sw : 0;
+    for (int64_t j = 0; j < (int64_t)np;) {
+        const int64_t seg = QS_MIN(OW - ow, (int64_t)np - j);
+        const int64_t ih0 = oh * sh - (int64_t)s->pad_top;
+        const int64_t iw0 = ow * sw - (int64_t)s->pad_left;
+        const int32_t start = (int32_t)(ih0 * W + iw0);
+        if (j > 0 && start - pix[j - 1] != step) step = 0;
+        for (int64_t t = 0; t < seg; t++) pix[j + t] = start + (int32_t)(t * sw);
+        const uint64_t bits = low_bits(seg) << j;
+        int64_t ih = ih0;
+        for (size_t i = 0; i < s->kh; i++, ih += dh)
+            if ((uint64_t)ih < (uint64_t)H) rowm[i] |= bits;
+        int64_t iw = iw0;  // column of the run's first pixel for tap column i
+        for (size_t i = 0; i < s->kw; i++, iw += dw) {
+            // Pixels t of the run with 0 <= iw + t * sw < W.
+            const int64_t lo = iw < 0 ? (-iw + sw - 1) / sw : 0;
+            const int64_t hi = iw >= W ? 0 : QS_MIN(seg, (W - 1 - iw) / sw + 1);
+            if (hi > lo) colm[i] |= (low_bits(hi) & ~low_bits(lo)) << j;
+        }
+        j += seg;
+        ow = 0;
+        oh++;
+    }
+    for (size_t i = 0; i < s->kh; i++)
+        for (size_t j = 0; j < s->kw; j++) valid[i * s->kw + j] = rowm[i] & colm[j];
+    *cp = (struct qs_qconv_panel){
+        .x = r->x, .rows = r->conv_rows, .k = r->w->k, .taps = s->kh * s->kw, .np = np,
+        .x_zp = r->x_zp, .flip = s->flip, .step = step, .pix = pix, .valid = valid};
+}
+
 static void pack_panels(const struct run_ctx *r, size_t q0, size_t q1) {
+    if (r->conv) {
+        int32_t pix[QS_QCONV_MAX_NR];
+        uint64_t valid[QS_QCONV_MAX_TAPS];
+        for (size_t q = q0; q < q1; q++) {
+            struct qs_qconv_panel cp;
+            conv_panel(r, q, &cp, pix, valid);
+            r->conv_packx(r->cfg, &cp, r->panels + q * r->panel_bytes);
+        }
+        return;
+    }
     for (size_t q = q0; q < q1; q++) {
         size_t p0 = q * r->cfg->nr;
         size_t np = QS_MIN((size_t)r->cfg->nr, r->p - p0);
@@ -156,16 +219,13 @@ static void compute_task(void *ctx, size_t b, size_t e) {
     }
 }
 
-void qs__qgemm_run(const qs_qgemm_weights *w, size_t p, const uint8_t *x, size_t x_stride_k,
-                   size_t x_stride_p, void *c, size_t c_stride_n, size_t c_stride_p,
-                   const struct qs_qgemm_params *params, void *scratch, qs_pool_t *pool) {
-    if (!p || !w->n) return;
+static void run(struct run_ctx *rp, const struct qs_qgemm_params *params, void *scratch,
+                qs_pool_t *pool) {
+    struct run_ctx r = *rp;  // a local copy: the pool's workers read it from this frame
+    const qs_qgemm_weights *w = r.w;
     const struct qs_qgemm_config *cfg = w->cfg;
-    size_t es = qs__qout_size(params->out_type);
-    struct run_ctx r = {
-        .w = w, .cfg = cfg, .p = p, .x = x, .x_stride_k = x_stride_k, .x_stride_p = x_stride_p,
-        .c = c, .c_stride_n = c_stride_n * es, .c_stride_p = c_stride_p * es,
-    };
+    const size_t p = r.p;
+    r.x_zp = params->x_zp;
     struct qs_qgemm_ukernel_params *up = &r.up;
     up->out_type = params->out_type;
     up->out_zp = params->out_zp;
@@ -222,4 +282,118 @@ void qs__qgemm_run(const qs_qgemm_weights *w, size_t p, const uint8_t *x, size_t
     r.n_groups = QS_MIN(w->n_tiles, QS_MAX((size_t)1, (want + r.n_blocks - 1) / r.n_blocks));
     r.tiles_per_group = (w->n_tiles + r.n_groups - 1) / r.n_groups;
     qs__pool_run(pool, r.n_blocks * r.n_groups, compute_task, &r);
+}
+
+void qs__qgemm_run(const qs_qgemm_weights *w, size_t p, const uint8_t *x, size_t x_stride_k,
+                   size_t x_stride_p, void *c, size_t c_stride_n, size_t c_stride_p,
+                   const struct qs_qgemm_params *params, void *scratch, qs_pool_t *pool) {
+    if (!p || !w->n) return;
+    size_t es = qs__qout_size(params->out_type);
+    struct run_ctx r = {
+        .w = w, .cfg = w->cfg, .p = p, .x = x, .x_stride_k = x_stride_k,
+        .x_stride_p = x_stride_p, .c = c, .c_stride_n = c_stride_n * es,
+        .c_stride_p = es * c_stride_p,
+    };
+    run(&r, params, scratch, pool);
+}
+
+// ---------------------------------------------------------------------------------------
+// Implicit-GEMM convolution.
+
+static qs_qconv_packx_fn conv_packer(const struct qs_qgemm_config *cfg) {
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+    if (cfg->packx == qs_qu8_gemm_packx_c4__avx512 && cfg->nr % 16 == 0 && cfg->kr == 4 &&
+        cfg->x_elem == 1 && cfg->x_bias == 0)
+        return qs_qu8_conv_packx_c4__avx512;
+#endif
+    (void)cfg;
+    return NULL;
+}
+
+bool qs__qgemm_conv_supported(const qs_qgemm_weights *w, const struct qs_qconv_shape *s,
+                              bool fast) {
+    const size_t taps = s->kh * s->kw, plane = s->in_h * s->in_w;
+    if (!taps || taps > QS_QCONV_MAX_TAPS || s->channels * taps != w->k || !s->out_h ||
+        !s->out_w || w->cfg->nr > QS_QCONV_MAX_NR || !s->stride_h || !s->stride_w)
+        return false;
+    // Every offset (pixel, tap and channel bases) within int32, with room for the padding.
+    const size_t lim = (size_t)1 << 30;
+    if (plane >= lim || s->in_h >= lim || s->in_w >= lim || s->pad_top >= lim ||
+        s->pad_left >= lim || s->out_h * s->stride_h >= lim || s->out_w * s->stride_w >= lim ||
+        (s->kh - 1) * s->dil_h >= lim || (s->kw - 1) * s->dil_w >= lim ||
+        (s->out_h * s->stride_h + (s->kh - 1) * s->dil_h + 1) * s->in_w >= lim ||
+        s->channels * plane >= lim)
+        return false;
+    return !fast || conv_packer(w->cfg) != NULL;
+}
+
+// The row table follows the GEMM's scratch.
+static size_t conv_rows_at(const qs_qgemm_weights *w, const struct qs_qconv_shape *s) {
+    return qs__qgemm_round_up(qs__qgemm_scratch_size(w, s->out_h * s->out_w), 64);
+}
+
+size_t qs__qgemm_conv_scratch_size(const qs_qgemm_weights *w, const struct qs_qconv_shape *s) {
+    return conv_rows_at(w, s) + 64 + w->k * sizeof(struct qs_qconv_row);
+}
+
+void qs__qgemm_conv_run(const qs_qgemm_weights *w, const struct qs_qconv_shape *s,
+                        const uint8_t *x, void *c, size_t c_stride_n,
+                        const struct qs_qgemm_params *params, void *scratch, qs_pool_t *pool) {
+    QS_ASSERT(qs__qgemm_conv_supported(w, s, false));
+    const size_t p = s->out_h * s->out_w;
+    if (!w->n) return;
+    size_t es = qs__qout_size(params->out_type);
+    struct run_ctx r = {
+        .w = w, .cfg = w->cfg, .p = p, .x = x, .c = c, .c_stride_n = c_stride_n * es,
+        .c_stride_p = es, .conv = s,
+    };
+    r.conv_packx = conv_packer(w->cfg);
+    if (!r.conv_packx) r.conv_packx = qs__qconv_packx_generic;
+    const struct qs_qconv_row *rows = s->rows;
+    if (!rows) {
+        uintptr_t at = qs__qgemm_round_up((uintptr_t)scratch + conv_rows_at(w, s), 64);
+        qs__qgemm_conv_rows(s, (void *)at);
+        rows = (const struct qs_qconv_row *)at;
+    }
+    r.conv_rows = rows;
+    run(&r, params, scratch, pool);
+}
+
+size_t qs__qgemm_conv_rows_bytes(const struct qs_qconv_shape *s) {
+    return s->channels * s->kh * s->kw * sizeof(struct qs_qconv_row);
+}
+
+void qs__qgemm_conv_rows(const struct qs_qconv_shape *s, void *out) {
+    struct qs_qconv_row *rows = out;
+    const size_t plane = s->in_h * s->in_w;
+    for (size_t ch = 0, kk = 0; ch < s->channels; ch++)
+        for (size_t i = 0; i < s->kh; i++)
+            for (size_t j = 0; j < s->kw; j++, kk++)
+                rows[kk] = (struct qs_qconv_row){
+                    (int32_t)(ch * plane + i * s->dil_h * s->in_w + j * s->dil_w),
+                    (int32_t)(i * s->kw + j)};
+}
+
+void qs__qconv_packx_generic(const struct qs_qgemm_config *cfg, const struct qs_qconv_panel *cp,
+                             void *packed) {
+    const size_t nr = cfg->nr, kr = cfg->kr, kc = QS_MAX(qs__qgemm_round_up(cp->k, kr), kr);
+    const int32_t bias = cfg->x_bias;
+    uint8_t *o8 = packed;
+    int16_t *o16 = packed;
+    for (size_t kk = 0; kk < kc; kk++) {
+        const bool live = kk < cp->k;
+        const uint8_t *xr = live ? cp->x + cp->rows[kk].off : cp->x;
+        const uint64_t valid = live ? cp->valid[cp->rows[kk].tap] : 0;
+        for (size_t j = 0; j < nr; j++) {
+            int32_t v = 0;
+            if (live && j < cp->np)
+                v = ((valid >> j) & 1 ? (int32_t)(xr[cp->pix[j]] ^ cp->flip)
+                                      : (int32_t)cp->x_zp) - bias;
+            size_t idx = (kk / kr) * nr * kr + j * kr + kk % kr;
+            if (cfg->x_elem == 1)
+                o8[idx] = (uint8_t)v;
+            else
+                o16[idx] = (int16_t)v;
+        }
+    }
 }
