@@ -59,6 +59,8 @@ for f in kernels/base/*.c; do
 done
 srcs+=(kernels/ref/qgemm*.c kernels/ref/qu8-*.c kernels/ref/qdwconv*.c)
 srcs+=(kernels/config/qgemm*.c kernels/config/qdwconv*.c)
+# Sparse kernels (issue 4): formats, packing, scalar references and their selection.
+srcs+=(kernels/ref/spmm*.c kernels/ref/f32-spmm*.c kernels/config/spmm*.c)
 neon=(kernels/arm/neon/*.c)
 neondot=(kernels/arm/neondot/*.c)
 
@@ -73,7 +75,8 @@ for f in "${srcs[@]}" "${neon[@]}"; do compile "$base_arch" "$f"; done
 for f in "${neondot[@]}"; do compile "$dot_arch" "$f"; done
 
 tests=()
-for t in tests/kernels/test-qgemm.c tests/kernels/test-qdwconv.c; do
+for t in tests/kernels/test-qgemm.c tests/kernels/test-qgemm-conv.c tests/kernels/test-qdwconv.c \
+         tests/kernels/test-spmm.c; do
     if [[ ! -f "$t" ]]; then
         echo "test-arm: $t does not exist (yet); not built"
         continue

@@ -1,7 +1,10 @@
 // Conv and ConvTranspose (opsets 1..21): 1-D to 3-D, groups, dilations, strides, pads and
 // auto_pad, optional bias, the fused activation of the node. Compute lives in
-// kernels/ref/f32-conv.c (im2col + sgemm, depthwise direct).
+// kernels/ref/f32-conv.c (im2col + sgemm, depthwise direct). A pruned constant weight
+// (groups 1) runs on the sparse kernels (kernels/spmm.h) when the dispatcher says they beat
+// the dense path for its shape: 1x1 convs read the image in place, others go through im2col.
 #include "ir/ops/nn-impl.h"
+#include "kernels/spmm.h"
 
 #include <limits.h>
 
@@ -59,12 +62,59 @@ static enum qs_status conv_infer(qs_kctx *k) {
 struct conv_state {
     struct qs_f32_conv_desc d;
     float *wpk;  // packed weights for the stride-1 path, or NULL
+    qs_spmm_weights *sp;  // sparse weights when the layer runs sparse, or NULL
+    bool direct;          // sparse 1x1 (stride 1, no padding): X is the image itself
+    size_t col_bytes;     // sparse im2col buffer at the start of the scratch
 };
 
 static void conv_release(void *state) {
     struct conv_state *s = state;
     qs__aligned_free(s->wpk);
+    qs__spmm_weights_destroy(s->sp);
     qs__free(s);
+}
+
+static bool is_pointwise(const struct qs_f32_window *w) {
+    for (int i = 0; i < 3; i++)
+        if (w->k[i] != 1 || w->stride[i] != 1 || w->pad[i] != 0 || w->in[i] != w->out[i])
+            return false;
+    return true;
+}
+
+#define COPY_MACS 30.0
+
+// Packs a pruned constant weight for the sparse kernels when they pay for this shape.
+static enum qs_status sparse_prepare(qs_kctx *k, struct conv_state *s) {
+    const struct qs_f32_conv_desc *d = &s->d;
+    if (d->groups != 1 || !k->in[1]->is_const || !k->in[1]->data) return QS_STATUS_OK;
+    const size_t m = (size_t)d->c_out, kk = (size_t)(d->c_in * qs__f32_window_k_size(&d->win));
+    const size_t n = (size_t)qs__f32_window_out_size(&d->win);
+    size_t nnz = 0;
+    enum qs_sparse_format f = qs__spmm_choose_format_f32(m, kk, k->in[1]->data, &nnz);
+    // The dense path this replaces: the packed implicit-GEMM kernels, or im2col + sgemm.
+    // The dispatcher's break-even is for the kernel alone; copies of the input (im2col for
+    // a k x k conv, the kernel's panel copy) cost about COPY_MACS dense multiply-adds per
+    // element, a share of the dense time of copies / M: few output channels (ResNet-56's
+    // 16) leave nothing to gain (bench/spmm/models.sh).
+    const enum qs_spmm_peer peer =
+        qs__f32_conv_packed_size(d) ? QS_SPMM_PEER_F32_CONV : QS_SPMM_PEER_SGEMM;
+    const bool direct = is_pointwise(&d->win);
+    const double copies = direct ? 0.5 : 1.5, share = COPY_MACS * copies / (double)m;
+    double be = qs__spmm_break_even_density(peer, f, m, kk, n) * (1.0 - share);
+    // im2col per image of under 128 pixels (ResNet-56's 8x8 stage) measured slower at 95%.
+    if (!direct && n < 128) be = 0.0;
+    const char *env = getenv("QS_SPMM");
+    const bool forced = env && strcmp(env, "always") == 0, never = env && strcmp(env, "never") == 0;
+    if (nnz == m * kk || never || (!forced && (double)nnz >= be * (double)(m * kk)))
+        return QS_STATUS_OK;
+    enum qs_status st = qs__spmm_pack_f32(f, m, kk, k->in[1]->data, kk, &s->sp);
+    if (st != QS_STATUS_OK) return QS_NODE_ERR(k, st, "packing sparse weights");
+    s->direct = direct;
+    s->col_bytes = s->direct ? 0 : (sizeof(float) * kk * n + 63) / 64 * 64;
+    qs__log(QS_LOG_DEBUG, "Conv '%s': sparse %s, %.1f%% zeros, %s", k->node->name,
+            qs__sparse_format_name(f), 100.0 * (1.0 - (double)nnz / (double)(m * kk)),
+            qs__spmm_kernel_name(s->sp));
+    return QS_STATUS_OK;
 }
 
 static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
@@ -74,6 +124,12 @@ static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
     enum qs_status st = conv_desc(k, &s->d);
     if (st == QS_STATUS_OK) st = check_blas_dims(k, &s->d);
     if (st != QS_STATUS_OK) return st;
+    if ((st = sparse_prepare(k, s)) != QS_STATUS_OK) return st;
+    if (s->sp) {
+        *scratch_bytes = s->col_bytes + qs__spmm_scratch_size(
+            s->sp, (size_t)qs__f32_window_out_size(&s->d.win));
+        return QS_STATUS_OK;
+    }
     // Constant weights (every real model) are packed once for the implicit-GEMM path;
     // weights computed at run time go through im2col + sgemm.
     size_t packed = qs__f32_conv_packed_size(&s->d);
@@ -86,9 +142,31 @@ static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
     return QS_STATUS_OK;
 }
 
+static void sparse_run(qs_kctx *k, const struct conv_state *s, const float *bias) {
+    const struct qs_f32_conv_desc *d = &s->d;
+    const size_t invol = (size_t)qs__f32_window_in_size(&d->win);
+    const size_t n = (size_t)qs__f32_window_out_size(&d->win);
+    const float *x = k->in[0]->data;
+    float *y = k->out[0]->data, *col = k->scratch;
+    void *spmm_scratch = (char *)k->scratch + s->col_bytes;
+    for (int64_t b = 0; b < d->batch; b++) {
+        const float *xb = x + (size_t)b * (size_t)d->c_in * invol;
+        if (!s->direct) {
+            qs__f32_im2col(&d->win, d->c_in, xb, col);
+            xb = col;
+        }
+        qs__spmm_f32_run(s->sp, n, xb, n, y + (size_t)b * (size_t)d->c_out * n, n, bias, d->lo,
+                         d->hi, spmm_scratch, k->pool);
+    }
+}
+
 static enum qs_status conv_run(qs_kctx *k) {
     const struct conv_state *s = k->state;
     const qs_view *b = k->n_in > 2 ? k->in[2] : NULL;
+    if (s->sp) {
+        sparse_run(k, s, b ? b->data : NULL);
+        return QS_STATUS_OK;
+    }
     qs__f32_conv(&s->d, k->in[0]->data, k->in[1]->data, s->wpk, b ? b->data : NULL, NULL,
                  k->out[0]->data, k->scratch, k->pool);
     return QS_STATUS_OK;

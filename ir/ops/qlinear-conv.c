@@ -4,10 +4,14 @@
 // integer clamp. Weights are packed once at prepare. Per image and group the op runs
 //  - depthwise (group == C == M, 1-D/2-D): the int8 depthwise kernel, NCHW in and out;
 //  - 1x1, stride 1, no padding, uint8 input: the GEMM straight on the NCHW input;
+//  - 2-D (or 1-D) with a kernel variant that packs conv panels itself: the implicit GEMM
+//    (qs__qgemm_conv_run: panels packed straight from the image, no im2col buffer);
 //  - otherwise: im2col tiles of at most ~1 MiB (padding taps read the zero point, int8
 //    input is flipped to uint8) and the GEMM, writing the NCHW output in place.
+// QS_CONV_IM2COL=1 in the environment forces the im2col path (benchmarks, A/B checks).
 // ConvInteger is the same product with the raw int32 accumulator as output.
 #include "ir/ops/qlinear-impl.h"
+#include "ir/ops/qsparse.h"
 
 #include <limits.h>
 
@@ -24,7 +28,9 @@ struct qconv {
     size_t cg, mg, kvol, kg, p, in_plane;
     enum qs_dtype xt, wt, yt;
     // prepare
-    bool dw, direct;
+    bool dw, direct, implicit;
+    struct qs_qconv_shape cs;    // implicit GEMM geometry (one group)
+    void *conv_rows;             // its row table (cs.rows)
     struct qs_qlin_weights *wg;  // [groups]
     int8_t *dw_w;                // depthwise [C][kh][kw]
     struct qs_qdwconv_shape dws;
@@ -34,6 +40,7 @@ struct qconv {
     uint8_t flip;                // 0x80 for int8 input
     size_t pt;                   // im2col columns per tile
     size_t col_bytes;            // im2col buffer (or flipped input for depthwise)
+    struct qs_qsparse *sp;       // pruned 1x1 weights on the sparse kernels, or NULL
 };
 
 static const qs_view *in_opt(const qs_kctx *k, int i) {
@@ -127,6 +134,8 @@ static void conv_release(void *state) {
         for (int64_t g = 0; g < d->groups; g++) qs__qlin_weights_free(&d->wg[g]);
     qs__free(d->wg);
     qs__free(d->dw_w);
+    qs__qsparse_destroy(d->sp);
+    qs__free(d->conv_rows);
     qs__free(d->scale);
     qs__free(d->bias);
     qs__free(d);
@@ -237,6 +246,36 @@ static enum qs_status conv_prepare_common(qs_kctx *k, size_t *scratch_bytes, boo
         direct = win->k[i] == 1 && win->stride[i] == 1 && win->pad[i] == 0 &&
                  win->pad_end[i] == 0;
     d->direct = direct;
+    if (direct && d->groups == 1) {  // pruned weights: sparse kernels when they pay
+        st = qs__qsparse_prepare(k, m, d->kg, d->p, w->data, d->wt, d->kg, 1, wz,
+                                 wz && wz->numel > 1, false, &d->sp, scratch_bytes);
+        if (st != QS_STATUS_OK || d->sp) return st;
+    }
+    if (!direct && win->in[0] == 1 && win->k[0] == 1 && win->out[0] == 1 && win->pad[0] == 0) {
+        d->cs = (struct qs_qconv_shape){
+            .channels = d->cg, .in_h = (size_t)win->in[1], .in_w = (size_t)win->in[2],
+            .out_h = (size_t)win->out[1], .out_w = (size_t)win->out[2],
+            .kh = (size_t)win->k[1], .kw = (size_t)win->k[2],
+            .stride_h = (size_t)win->stride[1], .stride_w = (size_t)win->stride[2],
+            .dil_h = (size_t)win->dil[1], .dil_w = (size_t)win->dil[2],
+            .pad_top = (size_t)win->pad[1], .pad_left = (size_t)win->pad[2], .flip = d->flip};
+        const char *env = getenv("QS_CONV_IM2COL");
+        bool ok = !(env && env[0] == '1');
+        for (int64_t g = 0; g < d->groups && ok; g++)
+            ok = d->wg[g].packed && qs__qgemm_conv_supported(d->wg[g].packed, &d->cs, true);
+        if (ok) {
+            if (!(d->conv_rows = qs__malloc(qs__qgemm_conv_rows_bytes(&d->cs) + 1)))
+                return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
+            qs__qgemm_conv_rows(&d->cs, d->conv_rows);
+            d->cs.rows = d->conv_rows;
+            d->implicit = true;
+            size_t gs = 0;
+            for (int64_t g = 0; g < d->groups; g++)
+                gs = QS_MAX(gs, qs__qgemm_conv_scratch_size(d->wg[g].packed, &d->cs));
+            *scratch_bytes = gs;
+            return QS_STATUS_OK;
+        }
+    }
     size_t cols = d->p;
     if (!direct) {
         d->pt = d->p;
@@ -423,6 +462,15 @@ static enum qs_status conv_run(qs_kctx *k) {
             pg.bias = d->bias ? d->bias + off : NULL;
             const uint8_t *xg = xb + (size_t)g * d->cg * d->in_plane;
             char *yg = yb + off * d->p * ys;
+            if (d->sp) {
+                qs__qsparse_run(d->sp, xg, d->p, yg, d->p, &pg, k->scratch, k->pool);
+                continue;
+            }
+            if (d->implicit) {
+                qs__qgemm_conv_run(d->wg[g].packed, &d->cs, xg, yg, d->p, &pg, k->scratch,
+                                   k->pool);
+                continue;
+            }
             if (d->direct) {
                 qs__qlin_gemm_run(&d->wg[g], d->p, xg, d->in_plane, 1, NULL, yg, d->p, 1, &pg,
                                   gscratch, k->pool);

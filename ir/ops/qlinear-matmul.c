@@ -9,6 +9,7 @@
 // activations) is widened into scratch and takes the exact generic loop. The product runs in
 // the GEMM orientation C[n][p] with p a row of A (x_stride_k = 1) and n a column of Y.
 #include "ir/ops/qlinear-impl.h"
+#include "ir/ops/qsparse.h"
 
 enum mm_kind { MM_QLINEAR, MM_INTEGER, MM_QGEMM };
 
@@ -40,6 +41,7 @@ struct qmm {
     bool merge;                    // one product over batch * m rows
     size_t a_bytes;                // scratch: flipped A (int8 input)
     size_t wide_bytes;             // scratch: widened B (B not constant)
+    struct qs_qsparse *sp;         // pruned constant B on the sparse kernels, or NULL
 };
 
 static const qs_view *in_idx(const qs_kctx *k, int i) {
@@ -189,6 +191,7 @@ static void mm_release(void *state) {
     qs__free(d->scale);
     qs__free(d->bias);
     qs__free(d->zp_row);
+    qs__qsparse_destroy(d->sp);
     qs__free(d);
 }
 
@@ -303,7 +306,13 @@ static enum qs_status mm_prepare(qs_kctx *k, size_t *scratch_bytes, enum mm_kind
     for (int64_t i = 0; d->wb && i < d->b_mats; i++)
         gs = QS_MAX(gs, qs__qlin_gemm_scratch(&d->wb[i], rows));
     *scratch_bytes = d->a_bytes + d->wide_bytes + gs;
-    return QS_STATUS_OK;
+    if (d->merge && d->wb && d->b_mats == 1) {  // pruned B: sparse kernels when they pay
+        size_t ss = 0;
+        st = qs__qsparse_prepare(k, n, kk, rows, b->data, d->bt, ldw_n, ldw_k, bz,
+                                 bz && bz->numel > 1, true, &d->sp, &ss);
+        *scratch_bytes = QS_MAX(*scratch_bytes, d->a_bytes + ss);
+    }
+    return st;
 }
 
 static enum qs_status mm_run(qs_kctx *k) {
@@ -322,6 +331,10 @@ static enum qs_status mm_run(qs_kctx *k) {
     int32_t *wide = (int32_t *)(scr + d->a_bytes);
     void *gscratch = scr + d->a_bytes + d->wide_bytes;
     if (d->batch == 0 || m == 0 || n == 0) return QS_STATUS_OK;
+    if (d->sp) {
+        qs__qsparse_run(d->sp, a, kk, y, n, &d->params, scr + d->a_bytes, k->pool);
+        return QS_STATUS_OK;
+    }
     // X[t][p] = A[p][t]: x_stride_k 1, x_stride_p K (transA: A is [K][M]).
     const size_t sk = d->ta ? m : 1, sp = d->ta ? 1 : kk;
     const qs_view *bz = in_idx(k, io->bz);
