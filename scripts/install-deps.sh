@@ -19,7 +19,7 @@ done
 
 packages="build-essential cmake pkg-config libgsl-dev libyaml-dev libopenblas-dev
     libhwloc-dev libprotobuf-c-dev protobuf-c-compiler libonnx-dev libonnx-testdata
-    zlib1g-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
+    zlib1g-dev libcairo2-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user"
 if [ "$bench" = 1 ]; then
     packages="$packages python3 python3-venv python3-pip libdnnl-dev"
 fi
