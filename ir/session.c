@@ -12,6 +12,7 @@ typedef struct const_block {
 struct qs_session {
     qs_graph_t *g;
     qs_graph_t *lowered;     // the integer form of a quantized graph, owned
+    const qs_graph_t *src;   // the graph the session was created from (ir/profile.c)
     int batch, threads;
     qs_pool_t *pool;
     qs_view *views;          // per tensor id
@@ -232,6 +233,7 @@ enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options 
     qs_session_t *s = qs__calloc(1, sizeof *s);
     if (!s) goto error;
     s->g = g;
+    s->src = g;
     if (qs_graph_is_quantized(g)) {
         if ((st = qs__graph_lower_quant(g, &s->lowered, diag)) != QS_STATUS_OK) goto error;
         g = s->g = s->lowered;
@@ -375,4 +377,19 @@ enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag) {
                 if (k->node->outputs[o]) observe(s, k->node->outputs[o]);
     }
     return QS_STATUS_OK;
+}
+
+// For ir/profile.c (per-node profiling), which runs the same nodes with a timer around each.
+QS_INTERNAL void qs__session_internals(qs_session_t *s, const qs_graph_t **src, qs_kctx **exec,
+                                       const struct qs_op_def *const **defs, int *n_exec,
+                                       qs_session_observer *observer, void **observer_user);
+void qs__session_internals(qs_session_t *s, const qs_graph_t **src, qs_kctx **exec,
+                           const struct qs_op_def *const **defs, int *n_exec,
+                           qs_session_observer *observer, void **observer_user) {
+    *src = s->src;
+    *exec = s->exec;
+    *defs = s->defs;
+    *n_exec = s->n_exec;
+    *observer = s->observer;
+    *observer_user = s->observer_user;
 }

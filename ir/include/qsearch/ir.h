@@ -269,6 +269,48 @@ QS_API void qs_session_set_observer(qs_session_t *s, qs_session_observer fn, voi
 /// Bytes of the activation arena and of packed/folded constants, for reports.
 QS_API size_t qs_session_arena_bytes(const qs_session_t *s);
 
+// =======================================================================================
+// Profiling: the nodes a session really executes, timed one by one (latency tables).
+// =======================================================================================
+
+/// Most inputs/outputs described per node (QLinearConcat has 2 + 3 per input).
+#define QS_PROF_MAX_IO 8
+/// One node as executed (after quantization lowering, fusion and constant folding), or a
+/// graph node with qs_graph_node_prof_info (shapes at batch 1).
+struct qs_prof_node {
+    const char *name;     ///< owned by the (session's) graph
+    const char *op_type;  ///< executed op: "QLinearConv", "Conv", "QuantizeLinear", ...
+    /// Index for qs_graph_layer_info of the graph the session was created from when this
+    /// node runs a quantizable layer (int8 or fp32), else -1.
+    int layer;
+    int n_inputs, n_outputs;  ///< real counts; the arrays hold the first QS_PROF_MAX_IO
+    struct qs_tensor_info inputs[QS_PROF_MAX_IO];  ///< name NULL for an absent input
+    bool input_const[QS_PROF_MAX_IO];  ///< constant (weights, scales, folded values)
+    struct qs_tensor_info outputs[2];
+    bool has_window;      ///< Conv/pool-like op: the attributes below are meaningful
+    int64_t kernel[2], stride[2], pads[4], dilation[2];  ///< 2-D (1-D ops: [1] = 1)
+    int64_t group;
+    const char *fused_activation;  ///< "Relu", "Clip" or NULL
+    /// Fraction of zero weights of a layer node as the session runs it (int8 weights for
+    /// QLinear ops); 0 for other nodes and in qs_graph_node_prof_info (which stays cheap).
+    float weight_sparsity;
+    int w_bits, a_bits;     ///< the layer's precision (32 for fp32 and non-layer ops)
+};
+/// Graph node `i` (index for qs_graph_node_info) described as above, shapes at batch 1;
+/// layer is the node's layer index in this graph, bits from its annotation.
+QS_API enum qs_status qs_graph_node_prof_info(const qs_graph_t *graph, int i,
+                                              struct qs_prof_node *info_out);
+/// Number of nodes a run of `s` executes, in execution order.
+QS_API int qs_session_exec_count(const qs_session_t *s);
+/// Executed node `i` with the shapes bound in this session. INVALID_ARG for a bad index.
+QS_API enum qs_status qs_session_exec_info(const qs_session_t *s, int i,
+                                           struct qs_prof_node *info_out);
+/// Runs `s` once like qs_session_run (same results, observer included, no allocation)
+/// and writes the wall time of each executed node in nanoseconds to ns_out[0 ..
+/// qs_session_exec_count(s)) and, when total_ns_out is not NULL, of the whole run.
+QS_API enum qs_status qs_session_run_profiled(qs_session_t *s, int64_t *ns_out,
+                                              int64_t *total_ns_out, struct qs_diag *diag);
+
 #ifdef __cplusplus
 }
 #endif
