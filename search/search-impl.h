@@ -29,8 +29,12 @@ enum qs_objective {  // bit flags of objective_keys
 #define QS_MAX_SPARSITY 16
 #define QS_MAX_IGNORE 32
 
+// Owned by search/config.c (config.h: load, set, validate, free, write); the key table
+// search/config-keys.def documents every field (ranges, defaults, units).
 struct qs_search_config {
     char *source;  // config file path or "<default>" (messages)
+    char *base_dir;                  // folder of the config file (eval_command runs there)
+    void *origin;                    // private to config.c: where each key was set
     // Model and data.
     char *model;
     char *calib_data[QS_MAX_SPECS];  // input specs (qsearch/data.h syntax), one per input
@@ -46,6 +50,8 @@ struct qs_search_config {
     char *eval_command;              // external evaluator: gets the QDQ model path, prints one number
     int64_t search_subset;           // samples per candidate during the search (0 = all)
     int64_t final_eval_count;        // samples for the final re-evaluation (0 = all)
+    int64_t eval_offset;             // evaluation samples skipped at the start (e.g. the
+                                     // calibration images when both use one file)
     int eval_batch;
     // Search space.
     int w_bits[2], n_w_bits;         // candidates among {8, 32}
@@ -73,8 +79,10 @@ struct qs_search_config {
     // Objective and reward.
     unsigned objective_keys;         // enum qs_objective flags
     enum qs_reward_type reward_type;
-    char metric_to_reward[16];       // custom: "flops", "latency", "compress_ratio"
+    char metric_to_reward[16];       // custom: "compress_ratio", "flops", "bops", "latency"
     double metric_ratio;             // custom: weight of that metric
+    double penalty;                  // acc_first/compress_first: missing a threshold by
+                                     // s points costs penalty * log2(1 + s)
     // Thresholds (stop conditions) and budgets (hard constraints, enforced before evaluation).
     double acc_threshold;            // absolute accuracy (fraction), < 0 = unset
     double max_acc_drop;             // allowed drop vs fp32 (fraction), < 0 = unset
@@ -91,7 +99,7 @@ struct qs_search_config {
     double time_budget_s;            // 0 = none
     uint64_t seed;
     // Hardware.
-    char target[8];                  // "x86", "arm", "cuda"
+    char target[8];                  // "x86", "arm", "cuda" ("auto" until validated)
     char *lut;                       // latency table path (NULL: latency not used)
     bool lut_force;                  // accept a table measured on another machine
     int threads;
@@ -111,7 +119,8 @@ struct qs_search_config {
 struct qs_space_layer {
     int layer;                      // index for qs_graph_layer_info
     struct qs_layer_info info;      // name points into the graph
-    int n_choices[QS_ACTION_DIM];   // 1 when that dimension is fixed for this layer
+    int n_choices[QS_ACTION_DIM];   // 1 when that dimension is fixed for this layer; 0 for
+                                    // continuous sparsity
 };
 
 struct qs_space {
@@ -134,7 +143,9 @@ struct qs_space {
 // agent must learn from), then episode_end with the reward (and the objectives for
 // multi-objective agents). All randomness comes from the agent's own generator seeded at
 // creation, so the same seed gives the same actions. save/load write and read the whole
-// state (networks, optimiser moments, replay buffer, generator) for --resume.
+// state (networks, optimiser moments, replay buffer, generator) for --resume; they are
+// called between episodes (after episode_end), and a loaded agent continues exactly as the
+// saved one would have. Constructors and helpers shared by the agents: agent-impl.h.
 
 typedef struct qs_agent qs_agent;
 struct qs_agent_ops {

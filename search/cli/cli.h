@@ -25,7 +25,19 @@ enum cli_exit {
     XX(EVAL, "eval", "MODEL",                                                            \
        "Run an ONNX model on a data set: top-1/top-5 accuracy and throughput.")          \
     XX(QUANTIZE, "quantize", "MODEL",                                                    \
-       "Calibrate a model, apply a per-layer int8 policy and write the QDQ ONNX model.")
+       "Calibrate a model, apply a per-layer int8 policy and write the QDQ ONNX model.")  \
+    XX(PRUNE, "prune", "MODEL",                                                          \
+       "Prune a model per layer (magnitude, bias correction or OBS reconstruction on "    \
+       "calibration data) and write the pruned fp32 ONNX model.")                       \
+    XX(SEARCH, "search", "[--config FILE]",                                              \
+       "Search per-layer precision and sparsity (config file, or the shipped demo); "     \
+       "also run by 'qsearch --objective X'.")  \
+    XX(CONFIG, "config", "--defaults | --readme | --check FILE",                         \
+       "Search configs: print every key with its default, the reference "                \
+       "(configs/README.md), or check a config file without searching.")                \
+    XX(LUT, "lut", "build|validate",                                                     \
+       "Latency tables: measure one on this machine (build), or compare its sums with "   \
+       "measured whole-model runs (validate).")
 
 enum cli_cmd {
     CLI_CMD_NONE = 0,
@@ -56,6 +68,19 @@ struct cli_args {
     const char *policy;      ///< --policy FILE.yaml
     const char *calib_method;  ///< --calib-method NAME
     int64_t calib_limit;     ///< --calib-limit N
+    const char *prune_method;      ///< prune --method NAME
+    bool prune_global;             ///< prune --global
+    struct cli_strs prune_ignore;  ///< prune --ignore NAME|REGEX (repeatable)
+    bool prune_sequential;         ///< prune --sequential
+    // search: config keys set from flags (strings as in YAML)
+    const char *config, *objective, *episodes, *time_budget, *seed, *target, *lut, *resume;
+    bool config_defaults, config_readme;  ///< config --defaults, --readme
+    const char *config_check;             ///< config --check FILE
+    // lut: build/validate (the action is the positional argument, in `model`)
+    struct cli_strs lut_models;  ///< --model M.onnx (repeatable)
+    const char *lut_grid, *lut_bits, *lut_sparsity, *lut_pattern;
+    int64_t lut_repeats, lut_random, lut_mixed;
+    bool lut_force;
 };
 
 /// Parses argv into `args` (defaults first). On a usage error writes a one-line message
@@ -81,6 +106,10 @@ int cli_exit_code(enum qs_status status);
 int cli_cmd_inspect(const struct cli_args *args);
 int cli_cmd_eval(const struct cli_args *args);
 int cli_cmd_quantize(const struct cli_args *args);
+int cli_cmd_prune(const struct cli_args *args);
+int cli_cmd_search(const struct cli_args *args);
+int cli_cmd_config(const struct cli_args *args);
+int cli_cmd_lut(const struct cli_args *args);
 
 /// With --calib: calibrates `graph` (already optimized) on the --calib data and applies
 /// --policy (all layers int8 without one), so that sessions run the integer kernels. The

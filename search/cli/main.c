@@ -141,6 +141,18 @@ int main(int argc, char **argv) {
     case CLI_CMD_QUANTIZE:
         code = cli_cmd_quantize(&args);
         break;
+    case CLI_CMD_PRUNE:
+        code = cli_cmd_prune(&args);
+        break;
+    case CLI_CMD_SEARCH:
+        code = cli_cmd_search(&args);
+        break;
+    case CLI_CMD_CONFIG:
+        code = cli_cmd_config(&args);
+        break;
+    case CLI_CMD_LUT:
+        code = cli_cmd_lut(&args);
+        break;
     default:
         break;
     }

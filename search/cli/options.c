@@ -41,37 +41,100 @@ static const struct cli_option options[] = {
     {"raw", 0, NULL, OPT_FLAG, F(raw), NULL, 0, 0, ON(INSPECT), NULL,
      "Show the graph as stored in the file, without BatchNorm folding, activation "
      "fusion and the other graph passes."},
-    {"calib", 'c', "SPEC", OPT_STRS, F(calib), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+    {"calib", 'c', "SPEC", OPT_STRS, F(calib), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE) | ON(PRUNE),
+     NULL,
      "Calibration samples (required by quantize; with eval, evaluates the quantized model "
      "on the integer kernels): once per model input, like --inputs."},
-    {"policy", 'P', "FILE", OPT_STR, F(policy), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+    {"policy", 'P', "FILE", OPT_STR, F(policy), NULL, 0, 0,
+     ON(EVAL) | ON(QUANTIZE) | ON(LUT) | ON(PRUNE), NULL,
      "Per-layer policy (YAML: layers: {NAME: {w_bits: 8, a_bits: 8}}); layers not listed "
      "stay fp32. Without it every quantizable layer is int8."},
     {"calib-method", 'm', "NAME", OPT_STR, F(calib_method), "minmax", 0, 0,
      ON(EVAL) | ON(QUANTIZE), NULL,
      "How activation ranges are chosen: minmax, avg, ema, percentile, kl, mse or emd."},
-    {"calib-limit", 0, "N", OPT_INT, F(calib_limit), "0", 0, INT64_MAX, ON(EVAL) | ON(QUANTIZE),
-     NULL, "Use only the first N calibration samples; 0 = all."},
+    {"calib-limit", 0, "N", OPT_INT, F(calib_limit), "0", 0, INT64_MAX,
+     ON(EVAL) | ON(QUANTIZE) | ON(PRUNE), NULL, "Use only the first N calibration samples; 0 = all."},
+    {"method", 0, "NAME", OPT_STR, F(prune_method), "magnitude", 0, 0, ON(PRUNE), NULL,
+     "magnitude, bias_correction (re-centres each pruned layer's outputs), obs "
+     "(SparseGPT reconstruction) or obs_bias_correction (both); all but magnitude need "
+     "--calib."},
+    {"sequential", 0, NULL, OPT_FLAG, F(prune_sequential), NULL, 0, 0, ON(PRUNE), NULL,
+     "Prune layer after layer, each from its inputs in the model pruned so far (obs: "
+     "fitted to the dense model's outputs); one calibration run per layer input."},
+    {"global", 0, NULL, OPT_FLAG, F(prune_global), NULL, 0, 0, ON(PRUNE), NULL,
+     "One magnitude threshold across the unstructured layers instead of each layer's ratio."},
+    {"ignore", 0, "NAME", OPT_STRS, F(prune_ignore), NULL, 0, 0, ON(PRUNE), NULL,
+     "Never prune this layer: a node name or a POSIX regular expression matching the whole "
+     "name (repeatable). The first and last layers and depthwise convolutions are never "
+     "pruned."},
     {"inputs", 'i', "SPEC", OPT_STRS, F(inputs), NULL, 0, 0, ON(EVAL), NULL,
      "Input samples (required): once per model input, in the model's input order. Dim 0 "
      "is the sample index. See DATA SPECS."},
     {"labels", 'l', "SPEC", OPT_STR, F(labels), NULL, 0, 0, ON(EVAL), NULL,
      "Integer class labels, one per sample; enables top-1/top-5 accuracy."},
-    {"batch", 'b', "N", OPT_INT, F(batch), "32", 1, 65536, ON(EVAL) | ON(QUANTIZE), NULL,
+    {"batch", 'b', "N", OPT_INT, F(batch), "32", 1, 65536, ON(EVAL) | ON(QUANTIZE) | ON(PRUNE),
+     NULL,
      "Samples per run of the model. A model whose batch is fixed to 1 is tried at N and "
      "run at 1 (with a note) when it cannot take N."},
-    {"threads", 't', "N", OPT_INT, F(threads), "1", 0, 1024, ON(EVAL) | ON(QUANTIZE),
+    {"threads", 't', "N", OPT_INT, F(threads), "1", 0, 1024,
+     ON(EVAL) | ON(QUANTIZE) | ON(LUT) | ON(PRUNE),
      "QSEARCH_THREADS",
      "Worker threads; 0 = one per online CPU."},
-    {"preprocess", 'p', "STR", OPT_STR, F(preprocess), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+    {"preprocess", 'p', "STR", OPT_STR, F(preprocess), NULL, 0, 0,
+     ON(EVAL) | ON(QUANTIZE) | ON(PRUNE), NULL,
      "Preprocessing of the first model input (the image); other inputs are only converted "
      "to the model's dtype. See PREPROCESSING."},
     {"limit", 'n', "N", OPT_INT, F(limit), "0", 0, INT64_MAX, ON(EVAL), NULL,
      "Use only the first N samples; 0 = all."},
-    {"out", 'o', "FILE", OPT_STR, F(out), NULL, 0, 0, ON(EVAL) | ON(QUANTIZE), NULL,
+    {"out", 'o', "FILE", OPT_STR, F(out), NULL, 0, 0,
+     ON(EVAL) | ON(QUANTIZE) | ON(SEARCH) | ON(LUT) | ON(PRUNE), NULL,
      "eval: write the model's outputs for all samples, concatenated along dim 0, to FILE "
      "as .npy; quantize (required): the QDQ ONNX model. Written to a temporary file and "
-     "renamed, so never left half-written."},
+     "renamed, so never left half-written. search: the run folder (output_dir)."},
+    {"config", 'C', "FILE", OPT_STR, F(config), NULL, 0, 0, ON(SEARCH), NULL,
+     "Search configuration (YAML, see configs/README.md); without it, the shipped demo."},
+    {"objective", 0, "NAME", OPT_STR, F(objective), NULL, 0, 0, ON(SEARCH), NULL,
+     "Reward: acc_first, compress_first, custom, haq, nncf or amc (reward_type)."},
+    {"episodes", 0, "N", OPT_STR, F(episodes), NULL, 0, 0, ON(SEARCH), NULL,
+     "Most candidates evaluated (max_episode)."},
+    {"time-budget", 0, "T", OPT_STR, F(time_budget), NULL, 0, 0, ON(SEARCH), NULL,
+     "Stop after this long: seconds or 90s, 10m, 2h (time_budget)."},
+    {"seed", 0, "S", OPT_STR, F(seed), NULL, 0, 0, ON(SEARCH), NULL,
+     "Seed of every random choice (seed)."},
+    {"target", 0, "NAME", OPT_STR, F(target), NULL, 0, 0, ON(SEARCH) | ON(LUT), NULL,
+     "Hardware searched for: auto, x86, arm or cuda (target)."},
+    {"lut", 0, "TABLE", OPT_STR, F(lut), NULL, 0, 0, ON(SEARCH) | ON(LUT), NULL,
+     "Latency table (YAML) of the target (lut)."},
+    {"resume", 0, "DIR", OPT_STR, F(resume), NULL, 0, 0, ON(SEARCH), NULL,
+     "Continue the killed or finished run in DIR (its config.yaml and journal); flags "
+     "such as --episodes still apply."},
+    {"defaults", 0, NULL, OPT_FLAG, F(config_defaults), NULL, 0, 0, ON(CONFIG), NULL,
+     "Print every config key with its default and a comment (a complete YAML config)."},
+    {"readme", 0, NULL, OPT_FLAG, F(config_readme), NULL, 0, 0, ON(CONFIG), NULL,
+     "Print the config reference in Markdown (configs/README.md)."},
+    {"check", 0, "FILE", OPT_STR, F(config_check), NULL, 0, 0, ON(CONFIG), NULL,
+     "Read a config and run every check without searching; errors name FILE:LINE:COLUMN."},
+    {"model", 0, "M.onnx", OPT_STRS, F(lut_models), NULL, 0, 0, ON(LUT), NULL,
+     "lut: the model whose nodes are measured (build: repeatable) or validated."},
+    {"grid", 0, "FILE", OPT_STR, F(lut_grid), NULL, 0, 0, ON(LUT), NULL,
+     "lut build: more models to measure, one ONNX path per line ('#' comments)."},
+    {"repeats", 0, "N", OPT_INT, F(lut_repeats), "50", 1, 100000, ON(LUT), NULL,
+     "lut: timed runs per configuration (median, p10, p90 recorded)."},
+    {"bits", 0, "LIST", OPT_STR, F(lut_bits), "8,32", 0, 0, ON(LUT), NULL,
+     "lut build: bit widths combined for weights and activations."},
+    {"sparsity", 0, "LIST", OPT_STR, F(lut_sparsity), "0", 0, 0, ON(LUT) | ON(PRUNE), NULL,
+     "lut build: sparsity levels measured (e.g. 0,0.5,0.7,0.9,0.95); lut validate: the "
+     "levels random policies draw from; prune: one sparsity for every layer (no --policy)."},
+    {"pattern", 0, "NAME", OPT_STR, F(lut_pattern), "unstructured", 0, 0, ON(LUT) | ON(PRUNE),
+     NULL, "lut: sparsity pattern (unstructured, N:M, blockRxC); prune: the pattern of "
+     "--sparsity (also channel)."},
+    {"mixed", 0, "N", OPT_INT, F(lut_mixed), "4", 0, 1000, ON(LUT), NULL,
+     "lut build: random mixed-precision policies measured per model and sparsity besides "
+     "the uniform ones (they add the quantize/dequantize at precision boundaries)."},
+    {"random", 0, "N", OPT_INT, F(lut_random), "0", 0, 100000, ON(LUT), NULL,
+     "lut validate: N random policies (bits and sparsity per layer)."},
+    {"force", 0, NULL, OPT_FLAG, F(lut_force), NULL, 0, 0, ON(LUT), NULL,
+     "lut validate: use a table measured on another machine."},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -236,6 +299,17 @@ bool cli_parse(int argc, char **argv, struct cli_args *args, char *err, size_t e
         if (args->cmd == CLI_CMD_NONE)
             return err_fmt(err, err_size, "unknown command '%s' (see 'qsearch --help')",
                            argv[cmd_at]);
+    } else {
+        // `qsearch --objective compress_first`: a search option without a command is the
+        // search.
+        for (int i = 1; i < argc && args->cmd == CLI_CMD_NONE; i++) {
+            const char *a = argv[i], *eq = strchr(a, '=');
+            if (strncmp(a, "--", 2) != 0) continue;
+            const struct cli_option *o = find_long(a + 2, eq ? (size_t)(eq - a - 2)
+                                                              : strlen(a + 2));
+            if (o && applies(o, CLI_CMD_SEARCH) && !applies(o, CLI_CMD_NONE))
+                args->cmd = CLI_CMD_SEARCH;
+        }
     }
     for (size_t k = 0; k < N_OPTIONS; k++) {
         const struct cli_option *o = &options[k];
@@ -258,7 +332,7 @@ bool cli_parse(int argc, char **argv, struct cli_args *args, char *err, size_t e
             continue;
         }
         if (only_positional || a[0] != '-' || !a[1]) {
-            if (args->cmd == CLI_CMD_NONE || positional >= 1)
+            if (args->cmd == CLI_CMD_NONE || args->cmd == CLI_CMD_SEARCH || positional >= 1)
                 return err_fmt(err, err_size, "unexpected argument '%s'", a);
             args->model = a;
             positional++;
@@ -301,7 +375,7 @@ bool cli_parse(int argc, char **argv, struct cli_args *args, char *err, size_t e
     if (args->help || args->version) return true;
     if (args->cmd == CLI_CMD_NONE)
         return err_fmt(err, err_size, "no command given (see 'qsearch --help')");
-    if (!args->model)
+    if (!args->model && args->cmd != CLI_CMD_CONFIG && args->cmd != CLI_CMD_SEARCH)
         return err_fmt(err, err_size, "'%s' needs a %s argument (see 'qsearch %s --help')",
                        commands[args->cmd].name, commands[args->cmd].args,
                        commands[args->cmd].name);
@@ -311,8 +385,22 @@ bool cli_parse(int argc, char **argv, struct cli_args *args, char *err, size_t e
         return err_fmt(err, err_size, "'quantize' needs --calib SPEC (see 'qsearch quantize --help')");
     if (args->cmd == CLI_CMD_QUANTIZE && !args->out)
         return err_fmt(err, err_size, "'quantize' needs -o OUT.onnx (see 'qsearch quantize --help')");
+    if (args->cmd == CLI_CMD_PRUNE && !args->out)
+        return err_fmt(err, err_size, "'prune' needs -o OUT.onnx (see 'qsearch prune --help')");
+    if (args->cmd == CLI_CMD_PRUNE && !args->policy && !strcmp(args->lut_sparsity, "0"))
+        return err_fmt(err, err_size,
+                       "'prune' needs --policy FILE or --sparsity S (see 'qsearch prune --help')");
     if (args->cmd == CLI_CMD_EVAL && args->policy && !args->calib.n)
         return err_fmt(err, err_size, "--policy needs --calib SPEC (the calibration data)");
+    if (args->cmd == CLI_CMD_LUT && strcmp(args->model, "build") &&
+        strcmp(args->model, "validate"))
+        return err_fmt(err, err_size, "'lut' needs 'build' or 'validate', got '%s'", args->model);
+    if (args->cmd == CLI_CMD_LUT && !args->lut_models.n && !args->lut_grid)
+        return err_fmt(err, err_size, "'lut %s' needs --model M.onnx", args->model);
+    if (args->cmd == CLI_CMD_LUT && !strcmp(args->model, "build") && !args->out)
+        return err_fmt(err, err_size, "'lut build' needs -o TABLE");
+    if (args->cmd == CLI_CMD_LUT && !strcmp(args->model, "validate") && !args->lut)
+        return err_fmt(err, err_size, "'lut validate' needs --lut TABLE");
     if (args->verbose && args->quiet)
         return err_fmt(err, err_size, "options '--verbose' and '--quiet' exclude each other");
     return true;
@@ -381,7 +469,7 @@ void cli_print_help(enum cli_cmd cmd, FILE *f) {
         print_options(CLI_CMD_NONE, f);
         fprintf(f, "\nRun 'qsearch COMMAND --help' for the options of a command.\n"
                    "Exit codes: 0 ok, 1 runtime failure, 2 usage/config/input error, "
-                   "3 unsupported hardware.\n");
+                   "3 unsupported hardware (search: thresholds not met).\n");
         return;
     }
     const struct cli_command *c = &commands[cmd];
@@ -389,11 +477,12 @@ void cli_print_help(enum cli_cmd cmd, FILE *f) {
     // Required options appear in the usage line.
     if (cmd == CLI_CMD_EVAL) fprintf(f, " --inputs SPEC");
     if (cmd == CLI_CMD_QUANTIZE) fprintf(f, " --calib SPEC -o OUT.onnx");
+    if (cmd == CLI_CMD_PRUNE) fprintf(f, " --policy FILE|--sparsity S -o OUT.onnx");
     fprintf(f, " [options]\n\n");
     wrap(f, c->help, 0, 0, 92);
     fprintf(f, "\noptions:\n");
     print_options(cmd, f);
-    if (cmd == CLI_CMD_EVAL || cmd == CLI_CMD_QUANTIZE) {
+    if (cmd == CLI_CMD_EVAL || cmd == CLI_CMD_QUANTIZE || cmd == CLI_CMD_PRUNE) {
         fprintf(f, "\n%s", data_specs_help);
         fprintf(f, "\n%s", preprocess_help);
     }

@@ -1,0 +1,322 @@
+// DDPG as in HAQ and NNCF AutoQ (../shared/reference/seed-systems.md §2, §3.1): one step
+// per searched layer with a joint action (w_bits, a_bits, sparsity) in [0, 1]^3.
+//   actor  : state -> h1 -> ReLU -> h2 -> ReLU -> QS_ACTION_DIM -> sigmoid
+//   critic : [state, action] -> h1 -> ReLU -> h2 -> ReLU -> 1 (NNCF's fc11(s) + fc12(a) is
+//            one dense layer over the concatenation)
+//   warm-up episodes of uniform random actions, then actor + truncated-normal noise with
+//   sigma = init_delta * delta_decay^(episode - warmup);
+//   the episode's reward split equally over its steps (NNCF), a moving-average baseline of
+//   the batch-mean reward (alpha 0.5) subtracted, discount 1, terminal mask;
+//   replay of whole episodes; when full, the top 30% by reward are kept and one of the
+//   others, chosen uniformly, is replaced;
+//   one update (batch 64, Adam, soft target updates tau) per stored transition after the
+//   warm-up.
+#include "search/agent-impl.h"
+#include "search/mlp.h"
+
+#include <math.h>
+#include <string.h>
+
+#define S_DIM QS_STATE_DIM
+#define A_DIM QS_ACTION_DIM
+#define MOVING_ALPHA 0.5
+#define KEEP_TOP 0.3
+
+struct ddpg {
+    qs_agent base;
+    const struct qs_space *space;
+    int n_layers;
+    int hidden1, hidden2, batch, warmup;
+    double lr_actor, lr_critic, tau, discount, init_delta, delta_decay;
+    gsl_rng *rng;
+    struct qs_mlp *actor, *actor_t, *critic, *critic_t;
+    int episode;
+    // Running episode: state and taken action of each step.
+    float *ep_s, *ep_a;
+    // Replay: cap episodes of n_layers steps each.
+    int cap, n_ep;
+    float *rs, *ra;
+    double *rr;
+    int *order;  // scratch for eviction
+    bool have_avg;
+    double moving_avg;
+    // Update scratch (batch rows).
+    float *b_s, *b_sa, *b_s2a2, *b_r, *b_mask, *b_q, *b_dq, *b_dsa, *b_da;
+};
+
+static void ddpg_destroy(qs_agent *a) {
+    struct ddpg *g = (struct ddpg *)a;
+    if (!g) return;
+    if (g->rng) gsl_rng_free(g->rng);
+    qs__mlp_destroy(g->actor);
+    qs__mlp_destroy(g->actor_t);
+    qs__mlp_destroy(g->critic);
+    qs__mlp_destroy(g->critic_t);
+    float *bufs[] = {g->ep_s, g->ep_a, g->rs, g->ra, g->b_s, g->b_sa, g->b_s2a2, g->b_r,
+                     g->b_mask, g->b_q, g->b_dq, g->b_dsa, g->b_da};
+    for (size_t i = 0; i < QS_COUNTOF(bufs); i++) qs__free(bufs[i]);
+    qs__free(g->rr);
+    qs__free(g->order);
+    qs__free(g);
+}
+
+static enum qs_status ddpg_begin(qs_agent *a, int episode, struct qs_diag *diag) {
+    struct ddpg *g = (struct ddpg *)a;
+    g->episode = episode;
+    return QS_STATUS_OK;
+}
+
+static enum qs_status ddpg_act(qs_agent *a, int layer, const float *state, float *action) {
+    struct ddpg *g = (struct ddpg *)a;
+    QS_ASSERT(layer >= 0 && layer < g->n_layers);
+    memcpy(&g->ep_s[layer * S_DIM], state, S_DIM * sizeof(float));
+    if (g->episode < g->warmup) {
+        for (int d = 0; d < A_DIM; d++) action[d] = (float)gsl_rng_uniform(g->rng);
+    } else {
+        float mu[A_DIM];
+        qs__mlp_forward(g->actor, state, 1, mu);
+        double delta = g->init_delta * pow(g->delta_decay, (double)(g->episode - g->warmup));
+        for (int d = 0; d < A_DIM; d++)
+            action[d] = qs__agent_truncnorm(g->rng, mu[d], (float)delta);
+    }
+    memcpy(&g->ep_a[layer * A_DIM], action, A_DIM * sizeof(float));
+    return QS_STATUS_OK;
+}
+
+static void ddpg_taken(qs_agent *a, int layer, const float *action) {
+    struct ddpg *g = (struct ddpg *)a;
+    memcpy(&g->ep_a[layer * A_DIM], action, A_DIM * sizeof(float));
+}
+
+// Slot of the replay for a new episode: the next free one, or (full) one chosen uniformly
+// among the episodes outside the top KEEP_TOP by reward.
+static int replay_slot(struct ddpg *g) {
+    if (g->n_ep < g->cap) return g->n_ep++;
+    int n = g->cap;
+    for (int i = 0; i < n; i++) g->order[i] = i;
+    // Insertion sort by reward, descending; ties by slot (deterministic).
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0; j--) {
+            int x = g->order[j - 1], y = g->order[j];
+            if (g->rr[x] > g->rr[y] || (g->rr[x] == g->rr[y] && x < y)) break;
+            g->order[j - 1] = y;
+            g->order[j] = x;
+        }
+    int keep = (int)(KEEP_TOP * n);
+    if (keep >= n) keep = n - 1;
+    int pick = keep + (int)gsl_rng_uniform_int(g->rng, (unsigned long)(n - keep));
+    return g->order[pick];
+}
+
+static void update_policy(struct ddpg *g) {
+    const int B = g->batch, L = g->n_layers;
+    const int SA = S_DIM + A_DIM;
+    // Sample transitions uniformly (every episode holds L of them).
+    double mean_r = 0.0;
+    for (int i = 0; i < B; i++) {
+        int e = (int)gsl_rng_uniform_int(g->rng, (unsigned long)g->n_ep);
+        int t = (int)gsl_rng_uniform_int(g->rng, (unsigned long)L);
+        const float *s = &g->rs[((size_t)e * L + t) * S_DIM];
+        const float *act = &g->ra[((size_t)e * L + t) * A_DIM];
+        bool last = t == L - 1;
+        const float *s2 = last ? s : &g->rs[((size_t)e * L + t + 1) * S_DIM];
+        memcpy(&g->b_s[i * S_DIM], s, S_DIM * sizeof(float));
+        memcpy(&g->b_sa[i * SA], s, S_DIM * sizeof(float));
+        memcpy(&g->b_sa[i * SA + S_DIM], act, A_DIM * sizeof(float));
+        memcpy(&g->b_s2a2[i * SA], s2, S_DIM * sizeof(float));
+        g->b_r[i] = (float)(g->rr[e] / L);
+        g->b_mask[i] = last ? 0.0f : 1.0f;
+        mean_r += g->b_r[i];
+    }
+    mean_r /= B;
+    if (!g->have_avg) {
+        g->moving_avg = mean_r;
+        g->have_avg = true;
+    } else {
+        g->moving_avg += MOVING_ALPHA * (mean_r - g->moving_avg);
+    }
+    // Targets: y = r - baseline + discount * mask * Q'(s', mu'(s')).
+    float *a2 = g->actor_t->h[g->actor_t->n_layers];
+    // actor_t on the next states (gathered from b_s2a2's state columns).
+    for (int i = 0; i < B; i++)
+        memcpy(&g->b_s[i * S_DIM], &g->b_s2a2[i * SA], S_DIM * sizeof(float));
+    qs__mlp_forward(g->actor_t, g->b_s, B, NULL);
+    for (int i = 0; i < B; i++)
+        memcpy(&g->b_s2a2[i * SA + S_DIM], &a2[i * A_DIM], A_DIM * sizeof(float));
+    qs__mlp_forward(g->critic_t, g->b_s2a2, B, g->b_q);
+    float y[512];
+    QS_ASSERT(B <= (int)QS_COUNTOF(y));
+    for (int i = 0; i < B; i++)
+        y[i] = (float)(g->b_r[i] - g->moving_avg) +
+               (float)g->discount * g->b_mask[i] * g->b_q[i];
+    // Critic: MSE against y.
+    qs__mlp_forward(g->critic, g->b_sa, B, g->b_q);
+    for (int i = 0; i < B; i++) g->b_dq[i] = 2.0f * (g->b_q[i] - y[i]) / (float)B;
+    qs__mlp_zero_grad(g->critic);
+    qs__mlp_backward(g->critic, g->b_dq, NULL);
+    qs__mlp_adam_step(g->critic, g->lr_critic);
+    // Actor: minimise -mean Q(s, mu(s)) through the updated critic.
+    for (int i = 0; i < B; i++)
+        memcpy(&g->b_s[i * S_DIM], &g->b_sa[i * SA], S_DIM * sizeof(float));
+    qs__mlp_forward(g->actor, g->b_s, B, NULL);
+    const float *mu = g->actor->h[g->actor->n_layers];
+    for (int i = 0; i < B; i++)
+        memcpy(&g->b_sa[i * SA + S_DIM], &mu[i * A_DIM], A_DIM * sizeof(float));
+    qs__mlp_forward(g->critic, g->b_sa, B, NULL);
+    for (int i = 0; i < B; i++) g->b_dq[i] = -1.0f / (float)B;
+    qs__mlp_zero_grad(g->critic);
+    qs__mlp_backward(g->critic, g->b_dq, g->b_dsa);
+    qs__mlp_zero_grad(g->critic);  // the critic does not learn from the actor's loss
+    for (int i = 0; i < B; i++)
+        memcpy(&g->b_da[i * A_DIM], &g->b_dsa[i * SA + S_DIM], A_DIM * sizeof(float));
+    qs__mlp_zero_grad(g->actor);
+    qs__mlp_backward(g->actor, g->b_da, NULL);
+    qs__mlp_adam_step(g->actor, g->lr_actor);
+    qs__mlp_soft_update(g->actor_t, g->actor, g->tau);
+    qs__mlp_soft_update(g->critic_t, g->critic, g->tau);
+}
+
+static enum qs_status ddpg_end(qs_agent *a, double reward, const double *objectives,
+                               int n_objectives, struct qs_diag *diag) {
+    struct ddpg *g = (struct ddpg *)a;
+    const int L = g->n_layers;
+    if (!isfinite(reward))
+        return QS_STATUS_OK;  // a failed evaluation teaches nothing
+    int slot = replay_slot(g);
+    memcpy(&g->rs[(size_t)slot * L * S_DIM], g->ep_s, (size_t)L * S_DIM * sizeof(float));
+    memcpy(&g->ra[(size_t)slot * L * A_DIM], g->ep_a, (size_t)L * A_DIM * sizeof(float));
+    g->rr[slot] = reward;
+    if (g->episode >= g->warmup)
+        for (int t = 0; t < L; t++) update_policy(g);
+    return QS_STATUS_OK;
+}
+
+static bool ddpg_exhausted(const qs_agent *a) { return false; }
+
+#define DDPG_VERSION 1
+
+static enum qs_status ddpg_save(const qs_agent *a, FILE *f, struct qs_diag *diag) {
+    const struct ddpg *g = (const struct ddpg *)a;
+    const int L = g->n_layers;
+    enum qs_status st = qs__agent_write_header(f, "ddpg", DDPG_VERSION, diag);
+    if (st) return st;
+    int32_t hdr[4] = {L, g->cap, g->n_ep, g->have_avg};
+    if (!qs__agent_write(f, hdr, sizeof(hdr)) ||
+        !qs__agent_write(f, &g->moving_avg, sizeof(g->moving_avg)) ||
+        !qs__agent_write(f, g->rs, (size_t)g->n_ep * L * S_DIM * sizeof(float)) ||
+        !qs__agent_write(f, g->ra, (size_t)g->n_ep * L * A_DIM * sizeof(float)) ||
+        !qs__agent_write(f, g->rr, (size_t)g->n_ep * sizeof(double)))
+        return qs__diag(diag, QS_STATUS_IO, "ddpg agent: checkpoint write failed");
+    if ((st = qs__agent_write_rng(f, g->rng, diag)) || (st = qs__mlp_save(g->actor, f, diag)) ||
+        (st = qs__mlp_save(g->actor_t, f, diag)) || (st = qs__mlp_save(g->critic, f, diag)) ||
+        (st = qs__mlp_save(g->critic_t, f, diag)))
+        return st;
+    return QS_STATUS_OK;
+}
+
+static enum qs_status ddpg_load(qs_agent *a, FILE *f, struct qs_diag *diag) {
+    struct ddpg *g = (struct ddpg *)a;
+    const int L = g->n_layers;
+    enum qs_status st = qs__agent_read_header(f, "ddpg", DDPG_VERSION, diag);
+    if (st) return st;
+    int32_t hdr[4];
+    if (!qs__agent_read(f, hdr, sizeof(hdr)))
+        return qs__diag(diag, QS_STATUS_PARSE, "ddpg agent: truncated checkpoint");
+    if (hdr[0] != L || hdr[1] != g->cap || hdr[2] < 0 || hdr[2] > g->cap)
+        return qs__diag(diag, QS_STATUS_PARSE,
+                        "ddpg agent: checkpoint of %d layers and %d replay episodes, not %d "
+                        "and %d", (int)hdr[0], (int)hdr[1], L, g->cap);
+    g->n_ep = hdr[2];
+    g->have_avg = hdr[3] != 0;
+    if (!qs__agent_read(f, &g->moving_avg, sizeof(g->moving_avg)) ||
+        !qs__agent_read(f, g->rs, (size_t)g->n_ep * L * S_DIM * sizeof(float)) ||
+        !qs__agent_read(f, g->ra, (size_t)g->n_ep * L * A_DIM * sizeof(float)) ||
+        !qs__agent_read(f, g->rr, (size_t)g->n_ep * sizeof(double)))
+        return qs__diag(diag, QS_STATUS_PARSE, "ddpg agent: truncated replay in checkpoint");
+    if ((st = qs__agent_read_rng(f, g->rng, diag)) || (st = qs__mlp_load(g->actor, f, diag)) ||
+        (st = qs__mlp_load(g->actor_t, f, diag)) || (st = qs__mlp_load(g->critic, f, diag)) ||
+        (st = qs__mlp_load(g->critic_t, f, diag)))
+        return st;
+    return QS_STATUS_OK;
+}
+
+static const struct qs_agent_ops ddpg_ops = {
+    "ddpg", ddpg_begin, ddpg_act, ddpg_taken, ddpg_end, ddpg_exhausted, ddpg_save, ddpg_load,
+    ddpg_destroy,
+};
+
+static float *falloc(size_t n) { return qs__calloc(QS_MAX(n, 1), sizeof(float)); }
+
+enum qs_status qs__agent_ddpg_create(const struct qs_search_config *cfg,
+                                     const struct qs_space *space, qs_agent **out,
+                                     struct qs_diag *diag) {
+    *out = NULL;
+    struct ddpg *g = qs__calloc(1, sizeof(*g));
+    if (!g) return qs__diag(diag, QS_STATUS_NOMEM, "ddpg agent: out of memory");
+    g->base.ops = &ddpg_ops;
+    g->space = space;
+    g->n_layers = space->n_layers;
+    // Zero (unset) fields take HAQ's defaults.
+    g->hidden1 = cfg->hidden1 > 0 ? cfg->hidden1 : 300;
+    g->hidden2 = cfg->hidden2 > 0 ? cfg->hidden2 : 300;
+    g->lr_actor = cfg->lr_actor > 0 ? cfg->lr_actor : 1e-4;
+    g->lr_critic = cfg->lr_critic > 0 ? cfg->lr_critic : 1e-3;
+    g->tau = cfg->tau > 0 ? cfg->tau : 0.01;
+    g->discount = cfg->discount;
+    g->batch = cfg->ddpg_batch > 0 ? cfg->ddpg_batch : 64;
+    g->warmup = QS_MAX(cfg->num_warmup, 0);
+    g->init_delta = cfg->init_delta > 0 ? cfg->init_delta : 0.5;
+    g->delta_decay = cfg->delta_decay > 0 ? cfg->delta_decay : 0.99;
+    const int L = g->n_layers, B = g->batch, SA = S_DIM + A_DIM;
+    // Replay in whole episodes: replay_size transitions of (layers + 1) per episode (NNCF's
+    // sizing, its dummy terminal transition included), warm-up x (layers + 1) by default.
+    int size = cfg->replay_size > 0 ? cfg->replay_size : g->warmup * (L + 1);
+    g->cap = QS_MAX(size / (L + 1), 2);
+    enum qs_status st = QS_STATUS_NOMEM;
+    if (B > 512 || g->hidden1 > 4096 || g->hidden2 > 4096) {
+        st = qs__diag(diag, QS_STATUS_INVALID_ARG,
+                      "ddpg: batch %d (at most 512) or hidden %d/%d (at most 4096)", B,
+                      g->hidden1, g->hidden2);
+        goto error;
+    }
+    if (!(g->rng = qs__agent_rng(cfg->seed))) goto nomem;
+    int as[4] = {S_DIM, g->hidden1, g->hidden2, A_DIM};
+    enum qs_mlp_act aa[3] = {QS_MLP_RELU, QS_MLP_RELU, QS_MLP_SIGMOID};
+    int cs[4] = {SA, g->hidden1, g->hidden2, 1};
+    enum qs_mlp_act ca[3] = {QS_MLP_RELU, QS_MLP_RELU, QS_MLP_LINEAR};
+    // Networks are drawn from the agent's generator in a fixed order; the targets start as
+    // copies (HAQ's hard_update).
+    if ((st = qs__mlp_create(3, as, aa, B, 3e-3, g->rng, &g->actor, diag)) ||
+        (st = qs__mlp_create(3, as, aa, B, 3e-3, g->rng, &g->actor_t, diag)) ||
+        (st = qs__mlp_create(3, cs, ca, B, 3e-3, g->rng, &g->critic, diag)) ||
+        (st = qs__mlp_create(3, cs, ca, B, 3e-3, g->rng, &g->critic_t, diag)))
+        goto error;
+    qs__mlp_soft_update(g->actor_t, g->actor, 1.0);
+    qs__mlp_soft_update(g->critic_t, g->critic, 1.0);
+    g->ep_s = falloc((size_t)L * S_DIM);
+    g->ep_a = falloc((size_t)L * A_DIM);
+    g->rs = falloc((size_t)g->cap * L * S_DIM);
+    g->ra = falloc((size_t)g->cap * L * A_DIM);
+    g->rr = qs__calloc((size_t)g->cap, sizeof(double));
+    g->order = qs__calloc((size_t)g->cap, sizeof(int));
+    g->b_s = falloc((size_t)B * S_DIM);
+    g->b_sa = falloc((size_t)B * SA);
+    g->b_s2a2 = falloc((size_t)B * SA);
+    g->b_r = falloc((size_t)B);
+    g->b_mask = falloc((size_t)B);
+    g->b_q = falloc((size_t)B);
+    g->b_dq = falloc((size_t)B);
+    g->b_dsa = falloc((size_t)B * SA);
+    g->b_da = falloc((size_t)B * A_DIM);
+    if (!g->ep_s || !g->ep_a || !g->rs || !g->ra || !g->rr || !g->order || !g->b_s ||
+        !g->b_sa || !g->b_s2a2 || !g->b_r || !g->b_mask || !g->b_q || !g->b_dq || !g->b_dsa ||
+        !g->b_da)
+        goto nomem;
+    *out = &g->base;
+    return QS_STATUS_OK;
+nomem:
+    st = qs__diag(diag, QS_STATUS_NOMEM, "ddpg agent: out of memory");
+error:
+    ddpg_destroy(&g->base);
+    return st;
+}
