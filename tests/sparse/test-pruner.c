@@ -407,25 +407,32 @@ static void test_bytes(void) {
         dense += n;
     }
     ASSERT_EQ(qs_model_bytes(g, NULL, NULL), dense);
-    // one layer at 90%: 16 x 144 weights, 230 kept: CSR = 230 * (4 + 2) + 17 * 4
+    // one layer at 90%: 16 x 144 weights, 230 kept: CSR = 230 * (4 + 2) + 17 * 4 = 1448,
+    // bitmap = 230 * 4 + 2304 / 8 = 1208 (the cheaper one counts)
     qs_policy_t *p;
     ASSERT_OK(qs_policy_create(&p));
     struct qs_layer_policy lp = qs_layer_policy_default();
     lp.sparsity = 0.9f;
     ASSERT_OK(qs_policy_set(p, "s2b2_conv1", &lp, NULL));
     size_t kept = 16 * 144 - (size_t)floor(0.9 * 16 * 144 + 0.5);
-    ASSERT_EQ(qs_model_bytes(g, p, NULL), dense - 16 * 144 * 4 + kept * 6 + 17 * 4);
+    ASSERT_EQ(qs_model_bytes(g, p, NULL), dense - 16 * 144 * 4 + kept * 4 + 16 * 144 / 8);
     // int8 dense: values 1 byte, + 16 scales + int32 bias (same size as fp32), activations'
     // scale + zero point (input and output)
     lp.sparsity = 0.0f;
     lp.w_bits = lp.a_bits = 8;
     ASSERT_OK(qs_policy_set(p, "s2b2_conv1", &lp, NULL));
     ASSERT_EQ(qs_model_bytes(g, p, NULL), dense - 16 * 144 * 3 + 16 * 4 + 2 * 5);
-    // low sparsity: dense is cheaper than CSR, so nothing changes
+    // low sparsity at int8: dense (2304) is cheaper than a bitmap (2074 + 288), so only
+    // the int8 change counts
+    lp.sparsity = 0.1f;
+    ASSERT_OK(qs_policy_set(p, "s2b2_conv1", &lp, NULL));
+    ASSERT_EQ(qs_model_bytes(g, p, NULL), dense - 16 * 144 * 3 + 16 * 4 + 2 * 5);
+    // fp32 at 20%: a bitmap already pays (1843 * 4 + 288 < 9216)
     lp.sparsity = 0.2f;
     lp.w_bits = lp.a_bits = 32;
     ASSERT_OK(qs_policy_set(p, "s2b2_conv1", &lp, NULL));
-    ASSERT_EQ(qs_model_bytes(g, p, NULL), dense);
+    kept = 16 * 144 - (size_t)floor(0.2 * 16 * 144 + 0.5);
+    ASSERT_EQ(qs_model_bytes(g, p, NULL), dense - 16 * 144 * 4 + kept * 4 + 16 * 144 / 8);
     // 2:4 at int8: 2 values + 2 bits of position per group of 4
     lp.w_bits = 8;
     lp.sparsity = 0.5f;
