@@ -32,9 +32,9 @@ enum cli_exit {
     XX(SEARCH, "search", "[--config FILE]",                                              \
        "Search per-layer precision and sparsity (config file, or the shipped demo); "     \
        "also run by 'qsearch --objective X'.")  \
-    XX(CONFIG, "config", "--defaults | --readme | --check FILE",                         \
-       "Search configs: print every key with its default, the reference "                \
-       "(configs/README.md), or check a config file without searching.")                \
+    XX(CONFIG, "config", "--check FILE",                                                 \
+       "Search configs: print every key with its default (--defaults), the reference "   \
+       "(--readme: configs/README.md), or check a config file without searching.")      \
     XX(LUT, "lut", "build|validate",                                                     \
        "Latency tables: measure one on this machine (build), or compare its sums with "   \
        "measured whole-model runs (validate).")
