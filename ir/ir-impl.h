@@ -174,6 +174,8 @@ QS_INTERNAL void qs__graph_remove_nodes(qs_graph_t *g, const bool *dead);
 QS_INTERNAL void qs__graph_replace_uses(qs_graph_t *g, qs_tensor *from, qs_tensor *to);
 /// Number of node inputs (and graph outputs) that read `t`.
 QS_INTERNAL int qs__graph_use_count(const qs_graph_t *g, const qs_tensor *t);
+// The public description of tensor t as bound in view v (session or profile).
+QS_INTERNAL void qs__view_info(const qs_view *v, const qs_tensor *t, struct qs_tensor_info *info);
 QS_INTERNAL enum qs_op qs__op_lookup(const char *domain, const char *op_type);
 
 // Attributes (defaults when absent).

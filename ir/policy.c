@@ -37,8 +37,8 @@ void qs_policy_destroy(qs_policy_t *p) {
     qs__free(p);
 }
 
-// Patterns the sparsity module knows: unstructured, N:M and block RxC.
-static bool pattern_ok(const char *s) {
+// Patterns the sparsity module knows: unstructured, channel, N:M and block RxC.
+bool qs_policy_pattern_valid(const char *s) {
     int a, b;
     char tail;
     if (!strcmp(s, "unstructured") || !strcmp(s, "channel")) return true;
@@ -58,7 +58,7 @@ static enum qs_status validate(const char *layer, const struct qs_layer_policy *
     if (!(lp->sparsity >= 0.0f && lp->sparsity <= 0.95f))
         return qs__diag(diag, QS_STATUS_INVALID_ARG,
                         "layer '%s': sparsity %g (must be in [0, 0.95])", layer, lp->sparsity);
-    if (!memchr(lp->pattern, 0, sizeof lp->pattern) || !pattern_ok(lp->pattern))
+    if (!memchr(lp->pattern, 0, sizeof lp->pattern) || !qs_policy_pattern_valid(lp->pattern))
         return qs__diag(diag, QS_STATUS_INVALID_ARG,
                         "layer '%s': unknown sparsity pattern '%.15s' (unstructured, N:M such "
                         "as 2:4, blockRxC such as block1x4, channel)", layer, lp->pattern);

@@ -8,15 +8,6 @@ QS_INTERNAL void qs__session_internals(qs_session_t *s, const qs_graph_t **src, 
                                        const struct qs_op_def *const **defs, int *n_exec,
                                        qs_session_observer *observer, void **observer_user);
 
-static void tensor_info(const qs_tensor *t, const qs_view *v, struct qs_tensor_info *info) {
-    memset(info, 0, sizeof *info);
-    info->name = t->name;
-    info->id = t->id;
-    info->dtype = v->dtype;
-    info->rank = v->rank;
-    memcpy(info->dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
-}
-
 static bool is_layer_op(enum qs_op op) {
     switch (op) {
     case QS_OP_CONV: case QS_OP_GEMM: case QS_OP_MATMUL: case QS_OP_QLINEARCONV:
@@ -96,11 +87,11 @@ static void describe(const qs_node *n, const qs_view *const *in, int n_in,
     p->n_outputs = n_out;
     for (int j = 0; j < n_in && j < QS_PROF_MAX_IO; j++) {
         if (!n->inputs[j] || !in[j]) continue;
-        tensor_info(n->inputs[j], in[j], &p->inputs[j]);
+        qs__view_info(in[j], n->inputs[j], &p->inputs[j]);
         p->input_const[j] = in[j]->is_const;
     }
     for (int j = 0; j < n_out && j < 2; j++)
-        if (n->outputs[j] && out[j]) tensor_info(n->outputs[j], out[j], &p->outputs[j]);
+        if (n->outputs[j] && out[j]) qs__view_info(out[j], n->outputs[j], &p->outputs[j]);
     window_attrs(n, in, n_in, p);
     p->fused_activation = n->act.kind == QS_ACT_RELU ? "Relu"
                           : n->act.kind == QS_ACT_CLIP ? "Clip" : NULL;
@@ -201,7 +192,7 @@ static int64_t now_ns(void) {
 
 static void observe(qs_session_observer fn, void *user, const qs_tensor *t, const qs_view *v) {
     struct qs_tensor_info info;
-    tensor_info(t, v, &info);
+    qs__view_info(v, t, &info);
     fn(user, &info, v->data);
 }
 

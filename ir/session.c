@@ -317,7 +317,7 @@ error:
     return st;
 }
 
-static void view_info(const qs_view *v, const qs_tensor *t, struct qs_tensor_info *info) {
+void qs__view_info(const qs_view *v, const qs_tensor *t, struct qs_tensor_info *info) {
     memset(info, 0, sizeof *info);
     info->name = t->name;
     info->id = t->id;
@@ -328,13 +328,13 @@ static void view_info(const qs_view *v, const qs_tensor *t, struct qs_tensor_inf
 
 enum qs_status qs_session_input_info(const qs_session_t *s, int i, struct qs_tensor_info *out) {
     if (i < 0 || i >= s->g->n_inputs) return QS_STATUS_INVALID_ARG;
-    view_info(&s->views[s->g->inputs[i]->id], s->g->inputs[i], out);
+    qs__view_info(&s->views[s->g->inputs[i]->id], s->g->inputs[i], out);
     return QS_STATUS_OK;
 }
 
 enum qs_status qs_session_output_info(const qs_session_t *s, int i, struct qs_tensor_info *out) {
     if (i < 0 || i >= s->g->n_outputs) return QS_STATUS_INVALID_ARG;
-    view_info(&s->views[s->g->outputs[i]->id], s->g->outputs[i], out);
+    qs__view_info(&s->views[s->g->outputs[i]->id], s->g->outputs[i], out);
     return QS_STATUS_OK;
 }
 
@@ -359,7 +359,7 @@ void qs_session_set_observer(qs_session_t *s, qs_session_observer fn, void *user
 
 static void observe(const qs_session_t *s, const qs_tensor *t) {
     struct qs_tensor_info info;
-    view_info(&s->views[t->id], t, &info);
+    qs__view_info(&s->views[t->id], t, &info);
     s->observer(s->observer_user, &info, s->views[t->id].data);
 }
 

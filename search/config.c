@@ -444,17 +444,6 @@ static int parse_bool(const char *s) {
     return -1;
 }
 
-// Patterns the sparsity module knows: unstructured, channel, N:M and blockRxC (as
-// ir/policy.c accepts in policy files).
-static bool pattern_ok(const char *s) {
-    int a, b;
-    char tail;
-    if (!strcmp(s, "unstructured") || !strcmp(s, "channel")) return true;
-    if (sscanf(s, "%d:%d%c", &a, &b, &tail) == 2) return a > 0 && b > a && b <= 16;
-    if (sscanf(s, "block%dx%d%c", &a, &b, &tail) == 2) return a > 0 && b > 0 && a * b <= 4096;
-    return false;
-}
-
 // Items of a list value: a sequence, or a single scalar taken as a list of one. Writes at
 // most `max` node pointers.
 static enum qs_status list_items(struct ctx *c, yaml_node_t *v, yaml_node_t **items, int max,
@@ -599,7 +588,7 @@ static enum qs_status apply(struct ctx *c, const struct cfg_key *k, yaml_node_t 
                         is_null(v) ? "null" : show(v, b, sizeof b));
         }
         const char *s = text(v);
-        if (k->type == CFG_PATTERN && (!pattern_ok(s) || strlen(s) >= k->size))
+        if (k->type == CFG_PATTERN && (!qs_policy_pattern_valid(s) || strlen(s) >= k->size))
             return fail(c, v, "unknown sparsity pattern '%.60s' (unstructured, N:M such as 2:4, "
                         "blockRxC such as block1x4, channel)", s);
         if (k->type == CFG_CHOICE && choice_index(k->choices, s) < 0) {

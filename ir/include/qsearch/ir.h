@@ -137,6 +137,9 @@ struct qs_layer_policy {
     float sparsity;    ///< fraction of weights pruned, 0 .. 0.95
     char pattern[16];  ///< "unstructured" (default), "2:4", "4:8", "block1x4", ...
 };
+/// True for the patterns policies accept: "unstructured", "channel", "N:M" (0 < N < M <=
+/// 16) and "blockRxC" (R*C <= 4096).
+QS_API bool qs_policy_pattern_valid(const char *pattern);
 /// w_bits = a_bits = 32, sparsity 0, pattern "unstructured".
 QS_API struct qs_layer_policy qs_layer_policy_default(void);
 
