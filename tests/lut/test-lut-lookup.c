@@ -209,7 +209,6 @@ static void test_interpolation_and_misses(void) {
 
     // One op type missing from the table: only its node misses, estimated above zero.
     ASSERT_OK(qs_lut_load(hand_table(g, NULL, "MaxPool"), &lut, &d));
-    ASSERT_OK(qs_policy_create(&p) == QS_STATUS_OK ? QS_STATUS_OK : QS_STATUS_NOMEM);
     qs_policy_t *fp32;
     ASSERT_OK(qs_policy_create(&fp32));
     ASSERT_OK(qs_lut_model_cost(lut, g, fp32, 0, &est, &d));
