@@ -328,7 +328,9 @@ enum qs_status qs__evaluator_cost(qs_evaluator *ev, const qs_policy_t *policy,
     m->bops = bops;
     if (ev->lut) {
         struct qs_lut_estimate est;
-        enum qs_status st = qs_lut_model_cost(ev->lut, ev->graph, policy, 0, &est, diag);
+        // NULL means fp32 here, but every layer w8a8 to the table (as to the quantizer).
+        enum qs_status st = qs_lut_model_cost(ev->lut, ev->graph, policy ? policy : ev->fp32, 0,
+                                              &est, diag);
         if (st != QS_STATUS_OK) return st;
         m->latency_ms = est.ms;
         m->lut_lookups = est.lookups;

@@ -64,10 +64,15 @@ static void jpolicy(FILE *f, const qs_policy_t *p) {
     fputs("]", f);
 }
 
-static void thr_json(FILE *f, unsigned t) {
+// Each threshold: true/false when the config sets it, null when it does not (a "false"
+// for an unset threshold read like a failure).
+static void thr_json(FILE *f, unsigned t, const struct qs_search_config *c) {
+    bool acc = c->acc_threshold >= 0 || c->max_acc_drop >= 0;
+    bool lat = c->latency_threshold_ms > 0, comp = c->compress_threshold > 0;
     fprintf(f, "{\"accuracy\": %s, \"latency\": %s, \"compress\": %s}",
-            t & QS_THR_ACC ? "true" : "false", t & QS_THR_LAT ? "true" : "false",
-            t & QS_THR_COMP ? "true" : "false");
+            !acc ? "null" : t & QS_THR_ACC ? "true" : "false",
+            !lat ? "null" : t & QS_THR_LAT ? "true" : "false",
+            !comp ? "null" : t & QS_THR_COMP ? "true" : "false");
 }
 
 static void jfinal(FILE *f, const struct qs_run_summary *s, const struct qs_final *x) {
@@ -81,7 +86,7 @@ static void jfinal(FILE *f, const struct qs_run_summary *s, const struct qs_fina
     fputs(",\n    \"final\": ", f);
     jmetrics(f, &x->full);
     fputs(",\n    \"thresholds_final\": ", f);
-    thr_json(f, x->thresholds_full);
+    thr_json(f, x->thresholds_full, s->cfg);
     fprintf(f, ", \"pareto\": %s,\n    \"policy\": ", x->pareto ? "true" : "false");
     jpolicy(f, x->policy);
     fputc('}', f);
