@@ -11,6 +11,12 @@
 //   others, chosen uniformly, is replaced;
 //   one update (batch 64, Adam, soft target updates tau) per stored transition after the
 //   warm-up.
+// One addition (novelty-driven exploration): the loop caches evaluated policies, so an
+// episode that decodes to an already-evaluated policy costs nothing and teaches nothing new.
+// After the warm-up the agent therefore plans each episode at its first step (actor rollout
+// through qs__space_state) and, while the plan decodes to a policy seen before, re-draws the
+// noise with sigma doubled (at most NOVELTY_TRIES times, sigma capped at 1). The actor, the
+// critic and their updates are unchanged; only the exploration noise adapts.
 #include "search/agent-impl.h"
 #include "search/mlp.h"
 
@@ -21,6 +27,9 @@
 #define A_DIM QS_ACTION_DIM
 #define MOVING_ALPHA 0.5
 #define KEEP_TOP 0.3
+#define NOVELTY_TRIES 12
+#define NOVELTY_GROWTH 2.0
+#define NOVELTY_MAX_SIGMA 1.0
 
 struct ddpg {
     qs_agent base;
@@ -42,6 +51,11 @@ struct ddpg {
     double moving_avg;
     // Update scratch (batch rows).
     float *b_s, *b_sa, *b_s2a2, *b_r, *b_mask, *b_q, *b_dq, *b_dsa, *b_da;
+    // Novelty: hashes of the policies of earlier episodes, and the planned episode.
+    uint64_t *seen;
+    int n_seen, cap_seen;
+    float *plan_s, *plan_a;
+    bool have_plan;
 };
 
 static void ddpg_destroy(qs_agent *a) {
@@ -57,13 +71,76 @@ static void ddpg_destroy(qs_agent *a) {
     for (size_t i = 0; i < QS_COUNTOF(bufs); i++) qs__free(bufs[i]);
     qs__free(g->rr);
     qs__free(g->order);
+    qs__free(g->seen);
+    qs__free(g->plan_s);
+    qs__free(g->plan_a);
     qs__free(g);
 }
 
 static enum qs_status ddpg_begin(qs_agent *a, int episode, struct qs_diag *diag) {
     struct ddpg *g = (struct ddpg *)a;
     g->episode = episode;
+    g->have_plan = false;
     return QS_STATUS_OK;
+}
+
+// FNV-1a over the decoded layer policies of `actions` (L x A_DIM): the same policy gives
+// the same hash whatever point of its bins the actions are.
+static uint64_t policy_hash(const struct ddpg *g, const float *actions) {
+    uint64_t h = 1469598103934665603ull;
+    for (int l = 0; l < g->n_layers; l++) {
+        struct qs_layer_policy lp;
+        qs__space_decode(g->space, l, &actions[l * A_DIM], &lp);
+        uint32_t sp;
+        memcpy(&sp, &lp.sparsity, sizeof sp);
+        uint32_t v[3] = {(uint32_t)lp.w_bits, (uint32_t)lp.a_bits, sp};
+        for (int i = 0; i < 3; i++)
+            for (int b = 0; b < 4; b++) {
+                h ^= (v[i] >> (8 * b)) & 0xffu;
+                h *= 1099511628211ull;
+            }
+    }
+    return h;
+}
+
+static bool seen_has(const struct ddpg *g, uint64_t h) {
+    for (int i = 0; i < g->n_seen; i++)
+        if (g->seen[i] == h) return true;
+    return false;
+}
+
+// Records h; false on NOMEM (then novelty just stops growing, which is harmless).
+static bool seen_add(struct ddpg *g, uint64_t h) {
+    if (seen_has(g, h)) return true;
+    if (g->n_seen == g->cap_seen) {
+        int cap = QS_MAX(2 * g->cap_seen, 256);
+        uint64_t *p = qs__realloc(g->seen, (size_t)cap * sizeof(uint64_t));
+        if (!p) return false;
+        g->seen = p;
+        g->cap_seen = cap;
+    }
+    g->seen[g->n_seen++] = h;
+    return true;
+}
+
+// Plans the whole episode: actor means along the rollout plus noise of `sigma`, re-drawn
+// with a growing sigma while the plan repeats an evaluated policy.
+static void plan_episode(struct ddpg *g, double delta) {
+    const int L = g->n_layers;
+    double sigma = delta;
+    for (int k = 0; k < NOVELTY_TRIES; k++) {
+        for (int l = 0; l < L; l++) {
+            float *s = &g->plan_s[l * S_DIM], *act = &g->plan_a[l * A_DIM];
+            qs__space_state(g->space, l, l ? &g->plan_a[(l - 1) * A_DIM] : NULL, s);
+            float mu[A_DIM];
+            qs__mlp_forward(g->actor, s, 1, mu);
+            for (int d = 0; d < A_DIM; d++)
+                act[d] = qs__agent_truncnorm(g->rng, mu[d], (float)sigma);
+        }
+        if (!seen_has(g, policy_hash(g, g->plan_a))) break;
+        sigma = QS_MIN(sigma * NOVELTY_GROWTH, NOVELTY_MAX_SIGMA);
+    }
+    g->have_plan = true;
 }
 
 static enum qs_status ddpg_act(qs_agent *a, int layer, const float *state, float *action) {
@@ -73,11 +150,18 @@ static enum qs_status ddpg_act(qs_agent *a, int layer, const float *state, float
     if (g->episode < g->warmup) {
         for (int d = 0; d < A_DIM; d++) action[d] = (float)gsl_rng_uniform(g->rng);
     } else {
-        float mu[A_DIM];
-        qs__mlp_forward(g->actor, state, 1, mu);
         double delta = g->init_delta * pow(g->delta_decay, (double)(g->episode - g->warmup));
-        for (int d = 0; d < A_DIM; d++)
-            action[d] = qs__agent_truncnorm(g->rng, mu[d], (float)delta);
+        if (layer == 0) plan_episode(g, delta);
+        if (g->have_plan && !memcmp(state, &g->plan_s[layer * S_DIM], S_DIM * sizeof(float))) {
+            memcpy(action, &g->plan_a[layer * A_DIM], A_DIM * sizeof(float));
+        } else {
+            // The real state left the plan (an earlier action was clamped): plain DDPG.
+            g->have_plan = false;
+            float mu[A_DIM];
+            qs__mlp_forward(g->actor, state, 1, mu);
+            for (int d = 0; d < A_DIM; d++)
+                action[d] = qs__agent_truncnorm(g->rng, mu[d], (float)delta);
+        }
     }
     memcpy(&g->ep_a[layer * A_DIM], action, A_DIM * sizeof(float));
     return QS_STATUS_OK;
@@ -180,6 +264,7 @@ static enum qs_status ddpg_end(qs_agent *a, double reward, const double *objecti
                                int n_objectives, struct qs_diag *diag) {
     struct ddpg *g = (struct ddpg *)a;
     const int L = g->n_layers;
+    (void)seen_add(g, policy_hash(g, g->ep_a));
     if (!isfinite(reward))
         return QS_STATUS_OK;  // a failed evaluation teaches nothing
     int slot = replay_slot(g);
@@ -193,15 +278,16 @@ static enum qs_status ddpg_end(qs_agent *a, double reward, const double *objecti
 
 static bool ddpg_exhausted(const qs_agent *a) { return false; }
 
-#define DDPG_VERSION 1
+#define DDPG_VERSION 2
 
 static enum qs_status ddpg_save(const qs_agent *a, FILE *f, struct qs_diag *diag) {
     const struct ddpg *g = (const struct ddpg *)a;
     const int L = g->n_layers;
     enum qs_status st = qs__agent_write_header(f, "ddpg", DDPG_VERSION, diag);
     if (st) return st;
-    int32_t hdr[4] = {L, g->cap, g->n_ep, g->have_avg};
+    int32_t hdr[5] = {L, g->cap, g->n_ep, g->have_avg, g->n_seen};
     if (!qs__agent_write(f, hdr, sizeof(hdr)) ||
+        !qs__agent_write(f, g->seen, (size_t)g->n_seen * sizeof(uint64_t)) ||
         !qs__agent_write(f, &g->moving_avg, sizeof(g->moving_avg)) ||
         !qs__agent_write(f, g->rs, (size_t)g->n_ep * L * S_DIM * sizeof(float)) ||
         !qs__agent_write(f, g->ra, (size_t)g->n_ep * L * A_DIM * sizeof(float)) ||
@@ -219,9 +305,21 @@ static enum qs_status ddpg_load(qs_agent *a, FILE *f, struct qs_diag *diag) {
     const int L = g->n_layers;
     enum qs_status st = qs__agent_read_header(f, "ddpg", DDPG_VERSION, diag);
     if (st) return st;
-    int32_t hdr[4];
+    int32_t hdr[5];
     if (!qs__agent_read(f, hdr, sizeof(hdr)))
         return qs__diag(diag, QS_STATUS_PARSE, "ddpg agent: truncated checkpoint");
+    if (hdr[4] < 0)
+        return qs__diag(diag, QS_STATUS_PARSE, "ddpg agent: bad policy count in checkpoint");
+    g->n_seen = 0;
+    if (hdr[4] > g->cap_seen) {
+        uint64_t *p = qs__realloc(g->seen, (size_t)hdr[4] * sizeof(uint64_t));
+        if (!p) return qs__diag(diag, QS_STATUS_NOMEM, "ddpg agent: out of memory");
+        g->seen = p;
+        g->cap_seen = hdr[4];
+    }
+    if (!qs__agent_read(f, g->seen, (size_t)hdr[4] * sizeof(uint64_t)))
+        return qs__diag(diag, QS_STATUS_PARSE, "ddpg agent: truncated checkpoint");
+    g->n_seen = hdr[4];
     if (hdr[0] != L || hdr[1] != g->cap || hdr[2] < 0 || hdr[2] > g->cap)
         return qs__diag(diag, QS_STATUS_PARSE,
                         "ddpg agent: checkpoint of %d layers and %d replay episodes, not %d "
@@ -308,9 +406,11 @@ enum qs_status qs__agent_ddpg_create(const struct qs_search_config *cfg,
     g->b_dq = falloc((size_t)B);
     g->b_dsa = falloc((size_t)B * SA);
     g->b_da = falloc((size_t)B * A_DIM);
+    g->plan_s = falloc((size_t)L * S_DIM);
+    g->plan_a = falloc((size_t)L * A_DIM);
     if (!g->ep_s || !g->ep_a || !g->rs || !g->ra || !g->rr || !g->order || !g->b_s ||
         !g->b_sa || !g->b_s2a2 || !g->b_r || !g->b_mask || !g->b_q || !g->b_dq || !g->b_dsa ||
-        !g->b_da)
+        !g->b_da || !g->plan_s || !g->plan_a)
         goto nomem;
     *out = &g->base;
     return QS_STATUS_OK;
