@@ -136,6 +136,13 @@ static enum qs_status gemm_infer(qs_kctx *k) {
     return QS_STATUS_OK;
 }
 
+// Dense weights (the common case) need neither the reordered copy nor the dispatcher.
+static bool has_zero(const float *w, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (w[i] == 0.0f) return true;
+    return false;
+}
+
 static void gemm_release(void *state) {
     if (!state) return;
     fc_sparse_release(state);
@@ -155,6 +162,7 @@ static enum qs_status gemm_prepare(qs_kctx *k, size_t *scratch_bytes) {
     if (!b->is_const || !b->data || s.m == 0 || s.n == 0 || s.k == 0) return QS_STATUS_OK;
     if (c && !(c->rank <= 1 || c->dims[0] == 1)) return QS_STATUS_OK;
     const size_t n = (size_t)s.n, kk = (size_t)s.k;
+    if (!has_zero(b->data, n * kk)) return QS_STATUS_OK;
     const float alpha = qs__attr_f(k->node, "alpha", 1.0f);
     float *w = qs__malloc(sizeof(float) * n * kk);
     if (!w) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
@@ -310,6 +318,7 @@ static enum qs_status matmul_prepare(qs_kctx *k, size_t *scratch_bytes) {
         s->k == 0)
         return QS_STATUS_OK;
     const size_t n = (size_t)s->n, kk = (size_t)s->k;
+    if (!has_zero(b->data, n * kk)) return QS_STATUS_OK;
     float *w = qs__malloc(sizeof(float) * n * kk);
     if (!w) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
     qs__spmm_transpose_f32(kk, n, b->data, n, w, kk);
