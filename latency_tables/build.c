@@ -88,7 +88,7 @@ static char *settings_string(const struct qs_lut_build_options *o, const char *t
     char buf[1024];
     size_t n = (size_t)snprintf(buf, sizeof buf,
                                 "target=%s batch=%d threads=%d repeats=%d warmup=%d mixed=%d "
-                                "seed=%llu pattern=%s bits=", target, o->batch, o->threads,
+                                "seed=%llu pattern=%s runs=all bits=", target, o->batch, o->threads,
                                 o->repeats, o->warmup, o->mixed, (unsigned long long)o->seed,
                                 o->pattern);
     for (int i = 0; i < o->n_bits && n < sizeof buf; i++)
@@ -96,11 +96,16 @@ static char *settings_string(const struct qs_lut_build_options *o, const char *t
     return qs__strdup(buf);
 }
 
+// What a configuration's runs add to the sum of its nodes (the job record).
+typedef struct {
+    double residual_ms, sum_ms, residual_p10_ms, sum_p10_ms;
+    int n_exec;
+} job_result;
+
 // Measures one configuration and adds its points to the table.
 static enum qs_status measure_job(qs_lut_t *lut, qs_lut_model_t *m, const qs_policy_t *policy,
                                   float sparsity, const struct qs_lut_build_options *o,
-                                  int64_t timer, double *residual_ms, int *n_exec,
-                                  struct qs_diag *diag) {
+                                  int64_t timer, job_result *res, struct qs_diag *diag) {
     qs_quantizer_t *q = NULL;
     qs_session_t *s = NULL;
     enum qs_status st = qs__lut_model_session(m, policy, &q, &s, diag);
@@ -111,9 +116,8 @@ static enum qs_status measure_job(qs_lut_t *lut, qs_lut_model_t *m, const qs_pol
     int64_t *pool = qs__malloc(sizeof(int64_t) * (size_t)R * (size_t)QS_MAX(n, 1));
     char (*keys)[LUT_KEY_MAX] = qs__malloc(sizeof *keys * (size_t)QS_MAX(n, 1));
     bool *done = qs__calloc((size_t)QS_MAX(n, 1), sizeof(bool));
-    bool *keep_run = qs__calloc((size_t)R, sizeof(bool));
     struct qs_prof_node *info = qs__malloc(sizeof *info * (size_t)QS_MAX(n, 1));
-    if (!totals || !ns || !pool || !keys || !done || !info || !keep_run) {
+    if (!totals || !ns || !pool || !keys || !done || !info) {
         st = qs__diag(diag, QS_STATUS_NOMEM, "out of memory");
         goto out;
     }
@@ -123,18 +127,12 @@ static enum qs_status measure_job(qs_lut_t *lut, qs_lut_model_t *m, const qs_pol
     }
     if ((st = qs__lut_time_session(s, o->warmup, R, totals, ns, timer, diag)) != QS_STATUS_OK)
         goto out;
-    // Runs disturbed by other work on the machine (preempted, caches evicted) are dropped:
-    // a pair of runs is kept when its plain run is among the faster half. On an idle
-    // machine this changes the medians by well under 1%; on a busy one it keeps the
-    // table a property of the hardware rather than of the neighbours.
-    int kept = 0;
-    {
-        memcpy(pool, totals, sizeof(int64_t) * (size_t)R);
-        double med, p10, p90;
-        qs__lut_stats(pool, R, &med, &p10, &p90);
-        for (int r = 0; r < R; r++) kept += (keep_run[r] = (double)totals[r] * 1e-6 <= med);
-    }
-    double sum = 0;
+    // Every run counts. (Keeping only the pairs whose plain run was in the faster half, as
+    // the first tables did, selects the runs whose nodes happened to be fast: it made the
+    // entries 1-2% lower than the nodes' medians and, with the residual measured on the
+    // same faster half, whole-model sums 3-4% lower than the median of whole runs for
+    // ResNet-56 and SqueezeNet. The estimate is compared with that median.)
+    double sum = 0, sum10 = 0;
     for (int e = 0; e < n; e++) {
         if (done[e]) continue;
         // Nodes with the same key (ResNet repeats identical blocks) share one entry: the
@@ -142,17 +140,17 @@ static enum qs_status measure_job(qs_lut_t *lut, qs_lut_model_t *m, const qs_pol
         // whose time depends on the data, such as Erf, differs between occurrences), and
         // p10/p90 of their pooled samples.
         int cnt = 0, occ = 0;
-        double mean = 0;
+        double mean = 0, mean10 = 0;
         for (int f = e; f < n; f++) {
             if (done[f] || strcmp(keys[f], keys[e]) != 0) continue;
             done[f] = true;
             occ++;
             int c0 = cnt;
-            for (int r = 0; r < R; r++)
-                if (keep_run[r]) pool[cnt++] = ns[(size_t)r * (size_t)n + (size_t)f];
+            for (int r = 0; r < R; r++) pool[cnt++] = ns[(size_t)r * (size_t)n + (size_t)f];
             double m1, a, b;
             qs__lut_stats(pool + c0, cnt - c0, &m1, &a, &b);  // sorts only this node's part
             mean += m1;
+            mean10 += a;
         }
         lut_point pt = {0};
         qs__lut_stats(pool, cnt, &pt.ms, &pt.p10, &pt.p90);
@@ -164,30 +162,41 @@ static enum qs_status measure_job(qs_lut_t *lut, qs_lut_model_t *m, const qs_pol
         pt.w_bits = info[e].w_bits;
         pt.a_bits = info[e].a_bits;
         sum += pt.ms * occ;
+        sum10 += mean10;
         if ((st = qs__lut_add(lut, keys[e], &pt)) != QS_STATUS_OK) {
             qs__diag(diag, st, "out of memory");
             goto out;
         }
     }
-    // What a plain run costs beyond its nodes (the loop, the first node's cold start): the
-    // median of the kept plain runs minus the sum of the node medians. (Differences of
-    // paired runs are no good on a busy machine: a profiled run preempted once adds
-    // milliseconds to one node.)
+    // What a whole run adds to the sum of its nodes (the loop, the first node's cold start,
+    // and the interruptions a longer run meets: bench/lut/README.md): the median (p10) of
+    // the plain runs minus the sum of the nodes' medians (p10s). Runs that lost a time
+    // slice to another process (longer than the sum by over 10% + 0.25 ms: interrupts cost
+    // tens of microseconds, a slice milliseconds) are left out when enough others remain:
+    // that is the load of the moment, not the machine, and a build under load would
+    // otherwise teach the table to add it to every long run. (Differences of paired runs
+    // are no good on a busy machine: a profiled run preempted once adds milliseconds to
+    // one node.)
     int np = 0;
     for (int r = 0; r < R; r++)
-        if (keep_run[r]) pool[np++] = totals[r];
+        if ((double)totals[r] * 1e-6 <= 1.1 * sum + 0.25) pool[np++] = totals[r];
+    if (np < QS_MIN(R, 5)) {
+        memcpy(pool, totals, sizeof(int64_t) * (size_t)R);
+        np = R;
+    }
     double med, p10, p90;
     qs__lut_stats(pool, np, &med, &p10, &p90);
-    *residual_ms = med - sum;
-    *n_exec = n;
-    (void)kept;
+    res->residual_ms = med - sum;
+    res->sum_ms = sum;
+    res->residual_p10_ms = p10 - sum10;
+    res->sum_p10_ms = sum10;
+    res->n_exec = n;
 out:
     qs__free(totals);
     qs__free(ns);
     qs__free(pool);
     qs__free(keys);
     qs__free(done);
-    qs__free(keep_run);
     qs__free(info);
     qs_session_destroy(s);
     qs_quantizer_destroy(q);
@@ -258,46 +267,63 @@ enum qs_status qs_lut_build(const char *const *models, int n_models,
     int64_t timer = qs__lut_timer_overhead_ns();
     unsigned char mask[1024];
     bool pinned = qs__lut_pin(mask, sizeof mask);
-    for (int mi = 0; mi < n_models && st == QS_STATUS_OK; mi++) {
-        const char *mname = base_name(models[mi]);
-        if ((st = qs__lut_add_model(lut, mname)) != QS_STATUS_OK) {
+    // Configurations are measured in a shuffled order (seeded), not model by model: the
+    // machine's speed wanders by a few percent over tens of seconds when other work shares
+    // it, so a key measured in configurations spread over the whole build, and the
+    // residual of runs of each length, take the median over that time rather than one
+    // model's (or one policy's) moment of it.
+    qs_lut_model_t **open = qs__calloc((size_t)n_models, sizeof *open);
+    int *order = qs__malloc(sizeof(int) * (size_t)QS_MAX(total, 1));
+    if (!open || !order) st = qs__diag(diag, QS_STATUS_NOMEM, "out of memory");
+    for (int mi = 0; mi < n_models && st == QS_STATUS_OK; mi++)
+        if ((st = qs__lut_add_model(lut, base_name(models[mi]))) != QS_STATUS_OK)
             qs__diag(diag, st, "out of memory");
-            break;
-        }
-        qs_lut_model_t *m = NULL;
-        for (int si = 0; si < o.n_sparsity && st == QS_STATUS_OK; si++)
-            for (int k = 0; k < per_model && st == QS_STATUS_OK; k++) {
-                char pname[32], job[512];
-                qs_policy_t *p = NULL;
-                if (!m && (st = qs_lut_model_open(models[mi], o.batch, o.threads, &m, diag)))
-                    break;
-                if ((st = make_policy(qs_lut_model_graph(m), &o, mname, k, o.sparsity[si], &p,
-                                      pname, sizeof pname, diag)))
-                    break;
-                snprintf(job, sizeof job, "%s s=%g %s", mname, (double)o.sparsity[si], pname);
-                if (!qs__lut_has_job(lut, job)) {
-                    double resid = 0;
-                    int n_exec = 0;
-                    st = measure_job(lut, m, p, o.sparsity[si], &o, timer, &resid, &n_exec, diag);
-                    if (st == QS_STATUS_OK) {
-                        // The job record keeps its node count and residual for the fit of
-                        // the per-run overhead (qs__lut_fit_overhead).
-                        char rec[600];
-                        snprintf(rec, sizeof rec, "%s|%d|%.6f", job, n_exec, resid);
-                        if ((st = qs__lut_add_job(lut, rec)) != QS_STATUS_OK)
-                            qs__diag(diag, st, "out of memory");
-                        qs__lut_fit_overhead(lut);
-                    }
-                    if (st == QS_STATUS_OK) st = qs__lut_save(lut, out_path, diag);
-                    else qs__diag_prefix(diag, "%s: ", job);
-                }
-                qs_policy_destroy(p);
-                done_jobs++;
-                if (st == QS_STATUS_OK && o.progress)
-                    o.progress(o.progress_user, done_jobs, total, job);
-            }
-        qs_lut_model_close(m);
+    uint64_t shuffle = mix64(o.seed ^ 0x5AFE);
+    for (int i = 0; order && i < total; i++) {
+        order[i] = i;
+        shuffle = mix64(shuffle);
+        int j = (int)(shuffle % (uint64_t)(i + 1));
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
     }
+    for (int oi = 0; oi < total && st == QS_STATUS_OK; oi++) {
+        int k = order[oi] % per_model, si = order[oi] / per_model % o.n_sparsity;
+        int mi = order[oi] / per_model / o.n_sparsity;
+        const char *mname = base_name(models[mi]);
+        char pname[32], job[512];
+        qs_policy_t *p = NULL;
+        qs_lut_model_t **m = &open[mi];
+        if (!*m && (st = qs_lut_model_open(models[mi], o.batch, o.threads, m, diag)))
+            break;
+        if ((st = make_policy(qs_lut_model_graph(*m), &o, mname, k, o.sparsity[si], &p,
+                              pname, sizeof pname, diag)))
+            break;
+        snprintf(job, sizeof job, "%s s=%g %s", mname, (double)o.sparsity[si], pname);
+        if (!qs__lut_has_job(lut, job)) {
+            job_result jr = {0};
+            st = measure_job(lut, *m, p, o.sparsity[si], &o, timer, &jr, diag);
+            if (st == QS_STATUS_OK) {
+                // The job record keeps its node count, residuals and sums for the
+                // fit of the per-run residual (qs__lut_fit_overhead).
+                char rec[700];
+                snprintf(rec, sizeof rec, "%s|%d|%.6f|%.6f|%.6f|%.6f", job, jr.n_exec,
+                         jr.residual_ms, jr.sum_ms, jr.residual_p10_ms, jr.sum_p10_ms);
+                if ((st = qs__lut_add_job(lut, rec)) != QS_STATUS_OK)
+                    qs__diag(diag, st, "out of memory");
+                qs__lut_fit_overhead(lut);
+            }
+            if (st == QS_STATUS_OK) st = qs__lut_save(lut, out_path, diag);
+            else qs__diag_prefix(diag, "%s: ", job);
+        }
+        qs_policy_destroy(p);
+        done_jobs++;
+        if (st == QS_STATUS_OK && o.progress)
+            o.progress(o.progress_user, done_jobs, total, job);
+    }
+    for (int mi = 0; open && mi < n_models; mi++) qs_lut_model_close(open[mi]);
+    qs__free(open);
+    qs__free(order);
     if (pinned) qs__lut_unpin(mask);
     if (st == QS_STATUS_OK) {
         lut->complete = true;

@@ -540,10 +540,10 @@ enum qs_status qs_lut_model_cost_detail(const qs_lut_t *lut, const qs_graph_t *g
                 struct qs_tensor_info ti;
                 if (qs_graph_output_info(g, o, &ti) == QS_STATUS_OK) get_float(&s, ti.id);
             }
-        // What a run costs beyond its nodes, fitted over the build's runs.
-        double over = lut->run_overhead_ms + lut->node_overhead_ms * s.lookups;
-        est->ms = s.ms + over;
-        est->p10_ms = s.p10 + over;
+        // What a whole run adds to its nodes (the loop, and the interruptions a longer run
+        // meets on this machine), fitted over the build's runs by the sum of the nodes.
+        est->ms = s.ms + qs__lut_run_residual(lut, s.ms, s.lookups, false);
+        est->p10_ms = s.p10 + qs__lut_run_residual(lut, s.p10, s.lookups, true);
         est->lookups = s.lookups;
         est->misses = s.misses;
     }

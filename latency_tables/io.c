@@ -56,6 +56,17 @@ enum qs_status qs__lut_save(const qs_lut_t *l, const char *path, struct qs_diag 
     fprintf(f, "\n  pinned: true\n  run_overhead_ms: %.6f\n  node_overhead_ms: %.6f\n"
                "  complete: %s\n", l->run_overhead_ms, l->node_overhead_ms,
             l->complete ? "true" : "false");
+    // The residual curves: [sum of the nodes (ms), what a whole run adds (ms)] knots.
+    const struct { const char *name; int n; const double *t, *r; } curves[] = {
+        {"run_residual", l->n_resid, l->resid_t, l->resid_ms},
+        {"run_residual_p10", l->n_resid_p10, l->resid_p10_t, l->resid_p10_ms}};
+    for (size_t c = 0; c < QS_COUNTOF(curves); c++) {
+        if (!curves[c].n) continue;
+        fprintf(f, "  %s: [", curves[c].name);
+        for (int i = 0; i < curves[c].n; i++)
+            fprintf(f, "%s[%.6f, %.6f]", i ? ", " : "", curves[c].t[i], curves[c].r[i]);
+        fprintf(f, "]\n");
+    }
     fprintf(f, "  settings: ");
     put_str(f, l->settings ? l->settings : "");
     fprintf(f, "\n  models:\n");
@@ -242,6 +253,31 @@ static bool hnum(hparse *h, const char *path, double *out, bool signed_ok) {
     return true;
 }
 
+// A residual curve: a sequence of [sum_ms, residual_ms] pairs, sums increasing.
+static bool hcurve(hparse *h, const char *path, double *t, double *r, int *n_out) {
+    int n = 0, line = 0;
+    for (int i = 0; i < h->n; i++) {
+        if (strcmp(h->items[i].path, path) != 0) continue;
+        line = h->items[i].line;
+        char *end;
+        double v = strtod(h->items[i].value, &end);
+        if (end == h->items[i].value || *end || !isfinite(v))
+            return hfail(h, line, "a residual curve holds [sum_ms, residual_ms] number pairs");
+        if (n / 2 >= LUT_RESID_KNOTS) return hfail(h, line, "residual curve: too many knots");
+        if (n % 2 == 0) {
+            if (v < 0 || (n > 0 && v <= t[n / 2 - 1]))
+                return hfail(h, line, "residual curve: sums must be non-negative and increasing");
+            t[n / 2] = v;
+        } else {
+            r[n / 2] = v;
+        }
+        n++;
+    }
+    if (n % 2) return hfail(h, line, "a residual curve holds [sum_ms, residual_ms] number pairs");
+    *n_out = n / 2;
+    return true;
+}
+
 static enum qs_status parse_header(qs_lut_t *l, const char *file, const char *text, size_t len,
                                    struct qs_diag *diag) {
     hparse h = {.file = file, .diag = diag};
@@ -308,6 +344,9 @@ static enum qs_status parse_header(qs_lut_t *l, const char *file, const char *te
         hstr(&h, "measurement.created", l->created, sizeof l->created, false);
         hnum(&h, "measurement.run_overhead_ms", &l->run_overhead_ms, true);
         hnum(&h, "measurement.node_overhead_ms", &l->node_overhead_ms, true);
+        hcurve(&h, "measurement.run_residual[][]", l->resid_t, l->resid_ms, &l->n_resid);
+        hcurve(&h, "measurement.run_residual_p10[][]", l->resid_p10_t, l->resid_p10_ms,
+               &l->n_resid_p10);
         const hitem *c = hget(&h, "measurement.complete");
         l->complete = c && !strcmp(c->value, "true");
         const hitem *s = hget(&h, "measurement.settings");

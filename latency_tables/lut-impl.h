@@ -11,6 +11,7 @@
     "op,inputs,outputs,weight,attrs,act,pattern,w_bits,a_bits,sparsity,ms,p10_ms,p90_ms,runs"
 #define LUT_CSV_COLUMNS 14
 #define LUT_KEY_MAX 1024
+#define LUT_RESID_KNOTS 32
 
 // One measured point of a key: its time at one sparsity.
 typedef struct {
@@ -48,6 +49,15 @@ struct qs_lut {
     char created[40];
     double run_overhead_ms;  // per qs_session_run, outside the nodes: a + b * nodes
     double node_overhead_ms;
+    // What the median (p10) of whole runs adds to the sum of the nodes' medians (p10s), by
+    // that sum: knots (sum_ms, residual_ms), sums increasing, interpolated linearly. Other
+    // work on the machine interrupts a run now and then (interrupts, another process's
+    // time slice, its cache traffic): each node's median is free of it, but a long run's
+    // median is not. Fitted from the build's own runs (qs__lut_fit_overhead); none in
+    // tables written before it.
+    int n_resid, n_resid_p10;
+    double resid_t[LUT_RESID_KNOTS], resid_ms[LUT_RESID_KNOTS];
+    double resid_p10_t[LUT_RESID_KNOTS], resid_p10_ms[LUT_RESID_KNOTS];
     bool complete;
     char *settings;          // measurement settings a resumed build must match
     int n_jobs, cap_jobs;
@@ -64,7 +74,7 @@ QS_INTERNAL enum qs_status qs__lut_create(qs_lut_t **lut_out);
 /// Finds the entry of `key`, or NULL.
 QS_INTERNAL lut_entry *qs__lut_find(const qs_lut_t *lut, const char *key);
 /// Adds a point to `key` (creating the entry). When the key already has a point at this
-/// sparsity, the two are merged: the point's time becomes the lower quartile of the
+/// sparsity, the two are merged: the point's time becomes the (lower) median of the
 /// medians of the configurations that measured it, p10/p90 the widest, runs add up.
 QS_INTERNAL enum qs_status qs__lut_add(qs_lut_t *lut, const char *key, const lut_point *pt);
 QS_INTERNAL enum qs_status qs__lut_add_job(qs_lut_t *lut, const char *job);
@@ -88,6 +98,12 @@ QS_INTERNAL size_t qs__lut_key_of(const struct qs_prof_node *n, const char *patt
                                   size_t size);
 /// Descriptor of the CUDA device (latency_tables/cuda.c).
 QS_INTERNAL enum qs_status qs__lut_cuda_descriptor(struct qs_lut_hw *hw, struct qs_diag *diag);
-/// Fits run_overhead_ms + node_overhead_ms * nodes to the job records ("id|nodes|residual")
-/// by least squares; keeps the stored values when there are too few records.
+/// Fits the per-run residual to the job records ("id|nodes|residual|sum_ms|residual_p10|
+/// sum_p10_ms"; older records have the first two numbers only): the curves resid_* (median
+/// residual by sum, in bins of jobs of similar length, made non-decreasing) when at least
+/// 8 records have sums, then run_overhead_ms + node_overhead_ms * nodes by least squares
+/// on what the curve leaves. Keeps the stored values when there are too few records.
 QS_INTERNAL void qs__lut_fit_overhead(qs_lut_t *lut);
+/// What a run adds to the sum of its nodes' medians (p10: their 10th percentiles):
+/// run_overhead_ms + node_overhead_ms * nodes + the residual curve at `sum_ms`.
+QS_INTERNAL double qs__lut_run_residual(const qs_lut_t *lut, double sum_ms, int nodes, bool p10);

@@ -170,16 +170,127 @@ static int cmp_dbl(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+typedef struct {
+    double t, r;
+} tr_pair;
+
+static int cmp_tr(const void *a, const void *b) {
+    double x = ((const tr_pair *)a)->t, y = ((const tr_pair *)b)->t;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// The residual curve of n (sum, residual) pairs: jobs sorted by sum, cut into bins of about
+// equal count (at least 8 jobs, at most LUT_RESID_KNOTS bins), a knot per bin at the
+// bins' median sum and median residual; then pool-adjacent-violators makes the residual's
+// share of the run non-decreasing (a longer run is not interrupted less often), which also
+// smooths the noise of neighbouring bins. Returns the number of knots (0: too few jobs).
+static int fit_curve(tr_pair *v, int n, double *kt, double *kr) {
+    if (n < 8) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_tr);
+    int bins = QS_MIN(LUT_RESID_KNOTS, n / 8);
+    double *tmp = qs__malloc(sizeof(double) * (size_t)n);
+    double w[LUT_RESID_KNOTS];
+    if (!tmp) return 0;
+    int k = 0;
+    for (int b = 0; b < bins; b++) {
+        int lo = (int)((int64_t)n * b / bins), hi = (int)((int64_t)n * (b + 1) / bins);
+        for (int i = lo; i < hi; i++) tmp[i - lo] = v[i].t;
+        kt[k] = median_of(tmp, hi - lo);
+        for (int i = lo; i < hi; i++) tmp[i - lo] = v[i].r;
+        kr[k] = median_of(tmp, hi - lo);
+        w[k] = hi - lo;
+        // Bins with the same sum (a model measured many times) become one knot.
+        if (k > 0 && kt[k] <= kt[k - 1]) {
+            kr[k - 1] = (kr[k - 1] * w[k - 1] + kr[k] * w[k]) / (w[k - 1] + w[k]);
+            w[k - 1] += w[k];
+            continue;
+        }
+        k++;
+    }
+    qs__free(tmp);
+    // Pool adjacent violators on residual / sum: merged blocks take their weighted mean.
+    int blk_end[LUT_RESID_KNOTS], nb = 0;
+    double br[LUT_RESID_KNOTS], bw[LUT_RESID_KNOTS];
+    for (int i = 0; i < k; i++) {
+        br[nb] = kt[i] > 0 ? kr[i] / kt[i] : 0.0;
+        bw[nb] = w[i];
+        blk_end[nb++] = i;
+        while (nb > 1 && br[nb - 2] > br[nb - 1]) {
+            br[nb - 2] = (br[nb - 2] * bw[nb - 2] + br[nb - 1] * bw[nb - 1]) /
+                         (bw[nb - 2] + bw[nb - 1]);
+            bw[nb - 2] += bw[nb - 1];
+            blk_end[nb - 2] = blk_end[nb - 1];
+            nb--;
+        }
+    }
+    for (int b = 0, i = 0; b < nb; b++)
+        for (; i <= blk_end[b]; i++) kr[i] = br[b] * kt[i];
+    return k;
+}
+
+static double curve_at(const double *kt, const double *kr, int k, double t) {
+    if (k <= 0 || !(t > 0)) return 0.0;
+    // Below the first knot: towards 0 at 0; beyond the last: the same share of the run.
+    if (t <= kt[0]) return kt[0] > 0 ? kr[0] * t / kt[0] : kr[0];
+    for (int i = 1; i < k; i++)
+        if (t <= kt[i]) return kr[i - 1] + (kr[i] - kr[i - 1]) * (t - kt[i - 1]) /
+                                          (kt[i] - kt[i - 1]);
+    return kt[k - 1] > 0 ? kr[k - 1] * t / kt[k - 1] : kr[k - 1];
+}
+
+double qs__lut_run_residual(const qs_lut_t *l, double sum_ms, int nodes, bool p10) {
+    double c = p10 ? curve_at(l->resid_p10_t, l->resid_p10_ms, l->n_resid_p10, sum_ms)
+                   : curve_at(l->resid_t, l->resid_ms, l->n_resid, sum_ms);
+    return l->run_overhead_ms + l->node_overhead_ms * nodes + c;
+}
+
 void qs__lut_fit_overhead(qs_lut_t *l) {
-    double *r = qs__malloc(sizeof(double) * 2 * (size_t)QS_MAX(l->n_jobs, 1));
-    if (!r) return;
+    size_t nj = (size_t)QS_MAX(l->n_jobs, 1);
+    double *r = qs__malloc(sizeof(double) * 2 * nj);
+    tr_pair *cm = qs__malloc(sizeof *cm * nj), *c10 = qs__malloc(sizeof *c10 * nj);
+    if (!r || !cm || !c10) {
+        qs__free(r);
+        qs__free(cm);
+        qs__free(c10);
+        return;
+    }
     double *x = r + l->n_jobs;
-    int n = 0;
+    int n = 0, n_curve = 0;
     for (int i = 0; i < l->n_jobs; i++) {
         const char *bar = strchr(l->jobs[i], '|');
         int nodes;
-        double v;
-        if (!bar || sscanf(bar, "|%d|%lf", &nodes, &v) != 2 || !isfinite(v)) continue;
+        double v, t, v10, t10;
+        int got = bar ? sscanf(bar, "|%d|%lf|%lf|%lf|%lf", &nodes, &v, &t, &v10, &t10) : 0;
+        if (got < 2 || !isfinite(v)) continue;
+        if (got == 5 && isfinite(t) && isfinite(v10) && isfinite(t10) && t > 0 && t10 > 0) {
+            cm[n_curve] = (tr_pair){t, v};
+            c10[n_curve++] = (tr_pair){t10, v10};
+        }
+    }
+    int k = fit_curve(cm, n_curve, l->resid_t, l->resid_ms);
+    int k10 = k ? fit_curve(c10, n_curve, l->resid_p10_t, l->resid_p10_ms) : 0;
+    if (k) {
+        l->n_resid = k;
+        l->n_resid_p10 = k10;
+    }
+    qs__free(cm);
+    qs__free(c10);
+    // What the curve leaves (all of the residual without one): a + b * nodes.
+    for (int i = 0; i < l->n_jobs; i++) {
+        const char *bar = strchr(l->jobs[i], '|');
+        int nodes;
+        double v, t = 0;
+        int got = bar ? sscanf(bar, "|%d|%lf|%lf", &nodes, &v, &t) : 0;
+        if (got < 2 || !isfinite(v)) continue;
+        if (l->n_resid) {
+            if (got < 3 || !isfinite(t)) continue;
+            v -= curve_at(l->resid_t, l->resid_ms, l->n_resid, t);
+        }
         x[n] = nodes;
         r[n++] = v;
     }

@@ -57,6 +57,18 @@ static void test_round_trip(void) {
     ASSERT_TRUE(!strcmp(a->hw.cpu_model, b->hw.cpu_model) && !strcmp(a->hw.isa, b->hw.isa));
     ASSERT_EQ(a->hw.threads, b->hw.threads);
     ASSERT_TRUE(!strcmp(a->settings, b->settings));
+    // The residual curves fitted from the build's configurations survive too.
+    ASSERT_TRUE(a->n_resid >= 1 && a->n_resid_p10 >= 1);
+    ASSERT_EQ(a->n_resid, b->n_resid);
+    ASSERT_EQ(a->n_resid_p10, b->n_resid_p10);
+    for (int i = 0; i < a->n_resid; i++)
+        ASSERT_TRUE(fabs(a->resid_t[i] - b->resid_t[i]) <= 1e-6 &&
+                    fabs(a->resid_ms[i] - b->resid_ms[i]) <= 1e-6);
+    for (int i = 0; i < a->n_resid_p10; i++)
+        ASSERT_TRUE(fabs(a->resid_p10_t[i] - b->resid_p10_t[i]) <= 1e-6 &&
+                    fabs(a->resid_p10_ms[i] - b->resid_p10_ms[i]) <= 1e-6);
+    ASSERT_TRUE(fabs(qs__lut_run_residual(a, 0.5, 10, false) -
+                     qs__lut_run_residual(b, 0.5, 10, false)) <= 1e-5);
     for (int i = 0; i < a->n_entries; i++) {
         const lut_entry *ea = &a->entries[i], *eb = qs__lut_find(b, ea->key);
         ASSERT_TRUE(eb != NULL);
@@ -116,15 +128,77 @@ static void test_bad_input(void) {
     write_file(p, text);
     ASSERT_EQ(qs_lut_load(p, &l, &d), QS_STATUS_PARSE);
     ASSERT_STR_CONTAINS(d.msg, ":11:");
+    // Residual curves: [sum, residual] pairs, sums increasing.
+    const char *curves[][2] = {
+        {"  run_residual: [[1, 0.1], [0.5, 0.2]]\n", "increasing"},
+        {"  run_residual: [[1, 0.1], [2]]\n", "pairs"},
+        {"  run_residual_p10: [[1, x]]\n", "pairs"},
+        {"  run_residual: [[-1, 0.1]]\n", "non-negative"},
+    };
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++) {
+        snprintf(text, sizeof text, "%s", header());
+        char *at = strstr(text, "...\n");
+        char rest[1024];
+        snprintf(rest, sizeof rest, "%s", at);
+        snprintf(at, sizeof text - (size_t)(at - text), "%s%s", curves[i][0], rest);
+        write_file(p, text);
+        ASSERT_EQ(qs_lut_load(p, &l, &d), QS_STATUS_PARSE);
+        ASSERT_STR_CONTAINS(d.msg, ":10:");
+        ASSERT_STR_CONTAINS(d.msg, curves[i][1]);
+    }
     ASSERT_EQ(qs_lut_load(tmp_path("missing.yaml"), &l, &d), QS_STATUS_IO);
     ASSERT_STR_CONTAINS(d.msg, "missing.yaml");
     ASSERT_TRUE(l == NULL);
+}
+
+// The per-run residual fitted from job records: a curve by the sum of the nodes that
+// follows a step (runs shorter than 1 ms meet no interruption, longer ones 2% of their
+// length), its share of the run made non-decreasing; older records (nodes and residual only) keep the linear fit.
+static void test_residual_fit(void) {
+    qs_lut_t *l;
+    ASSERT_OK(qs__lut_create(&l));
+    uint64_t x = 42;
+    for (int j = 0; j < 200; j++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        double noise = ((double)(x >> 40) / (1 << 24) - 0.5) * 0.002;  // +-1 us
+        double t = 0.05 + 4.0 * j / 200.0;
+        double r = (t < 1.0 ? 0.0 : 0.02 * t) + noise;
+        char rec[128];
+        snprintf(rec, sizeof rec, "m s=0 k%d|%d|%.6f|%.6f|%.6f|%.6f", j, 40, r, t, 0.5 * r, t);
+        ASSERT_OK(qs__lut_add_job(l, rec));
+    }
+    qs__lut_fit_overhead(l);
+    ASSERT_TRUE(l->n_resid >= 8 && l->n_resid <= LUT_RESID_KNOTS);
+    for (int i = 1; i < l->n_resid; i++)
+        ASSERT_TRUE(l->resid_t[i] > l->resid_t[i - 1] &&
+                    l->resid_ms[i] / l->resid_t[i] >= l->resid_ms[i - 1] / l->resid_t[i - 1] - 1e-9);
+    ASSERT_TRUE(fabs(qs__lut_run_residual(l, 0.5, 40, false)) < 0.002);
+    ASSERT_TRUE(fabs(qs__lut_run_residual(l, 3.0, 40, false) - 0.06) < 0.006);
+    // Beyond the last knot: the same share of the run.
+    ASSERT_TRUE(fabs(qs__lut_run_residual(l, 8.0, 40, false) - 0.16) < 0.02);
+    ASSERT_TRUE(fabs(qs__lut_run_residual(l, 3.0, 40, true) - 0.03) < 0.004);
+    ASSERT_TRUE(fabs(l->run_overhead_ms) < 0.002 && fabs(l->node_overhead_ms) < 1e-4);
+    qs_lut_destroy(l);
+
+    ASSERT_OK(qs__lut_create(&l));
+    for (int j = 0; j < 20; j++) {
+        char rec[128];
+        snprintf(rec, sizeof rec, "old k%d|%d|%.6f", j, 10 + j, 0.001 + 0.0001 * (10 + j));
+        ASSERT_OK(qs__lut_add_job(l, rec));
+    }
+    qs__lut_fit_overhead(l);
+    ASSERT_EQ(l->n_resid, 0);
+    ASSERT_TRUE(fabs(l->run_overhead_ms - 0.001) < 1e-6);
+    ASSERT_TRUE(fabs(l->node_overhead_ms - 0.0001) < 1e-8);
+    ASSERT_TRUE(fabs(qs__lut_run_residual(l, 2.0, 20, false) - 0.003) < 1e-6);
+    qs_lut_destroy(l);
 }
 
 int main(void) {
     if (access(tiny_model(), R_OK) != 0) QS_TEST_SKIP("fixture %s missing", tiny_model());
     test_round_trip();
     test_bad_input();
+    test_residual_fit();
     cleanup_tmp();
     printf("ok\n");
     return 0;

@@ -207,6 +207,34 @@ static void test_interpolation_and_misses(void) {
     ASSERT_TRUE(est.ms > 0);
     qs_lut_destroy(lut);
 
+    // A residual curve in the header: the estimate adds it at the sum of the entries,
+    // interpolated between knots; the p10 estimate has no curve of its own here.
+    {
+        FILE *f = fopen(hand_table(g, NULL, NULL), "r");
+        ASSERT_TRUE(f != NULL);
+        static char text[65536], with[65600];
+        size_t len = fread(text, 1, sizeof text - 1, f);
+        fclose(f);
+        text[len] = 0;
+        char *at = strstr(text, "  threads: 1\n");
+        ASSERT_TRUE(at != NULL);
+        at += strlen("  threads: 1\n");
+        snprintf(with, sizeof with, "%.*s  run_residual: [[1, 0], [101, 2]]\n%s",
+                 (int)(at - text), text, at);
+        const char *cp = tmp_path("curve.yaml");
+        write_file(cp, with);
+        qs_lut_t *cl;
+        ASSERT_OK(qs_lut_load(cp, &cl, &d));
+        qs_policy_t *dense;
+        ASSERT_OK(qs_policy_create(&dense));
+        ASSERT_OK(qs_lut_model_cost(cl, g, dense, 0, &est, &d));
+        double sum = nodes + 0.1;
+        ASSERT_TRUE(fabs(est.ms - (sum + 2.0 * (sum - 1) / 100)) < 1e-9);
+        ASSERT_TRUE(fabs(est.p10_ms - sum) < 1e-9);
+        qs_policy_destroy(dense);
+        qs_lut_destroy(cl);
+    }
+
     // One op type missing from the table: only its node misses, estimated above zero.
     ASSERT_OK(qs_lut_load(hand_table(g, NULL, "MaxPool"), &lut, &d));
     qs_policy_t *fp32;

@@ -103,8 +103,10 @@ QS_API enum qs_status qs_lut_layer_cost(const qs_lut_t *lut, const qs_graph_t *g
 /// Whole-model estimate: the sum over every node the executor would run for `policy`
 /// (NULL: every layer w8a8, as qs_quantizer_apply; layers a policy does not list: fp32),
 /// including the ops that are never quantized and the QuantizeLinear /
-/// DequantizeLinear that lowering inserts at precision boundaries, plus the table's
-/// per-run overhead. `lookups` counts the nodes looked up and `misses` those estimated.
+/// DequantizeLinear that lowering inserts at precision boundaries, plus what a whole run
+/// adds to its nodes on the measured machine (the loop, and the interruptions a longer run
+/// meets: the table's residual curve by the sum of the nodes, fitted by the build from its
+/// own runs). `lookups` counts the nodes looked up and `misses` those estimated.
 struct qs_lut_estimate {
     double ms;
     int lookups;
