@@ -1,6 +1,7 @@
 // A graph compiled for execution: batch bound, shapes re-inferred, constants folded, every
 // node prepared once and all activations planned into one arena, so runs never allocate.
 #include "ir/ir-impl.h"
+#include "ir/session-reuse.h"
 
 #include <cblas.h>
 
@@ -26,6 +27,7 @@ struct qs_session {
     const_block *consts;
     qs_session_observer observer;
     void *observer_user;
+    int *prod_exec;          // per tensor id: exec index of its producer, -1 before the run
 };
 
 static void *const_alloc(void *ctx, size_t bytes) {
@@ -61,6 +63,7 @@ void qs_session_destroy(qs_session_t *s) {
     qs__free(s->exec);
     qs__free(s->defs);
     qs__free(s->ptrs);
+    qs__free(s->prod_exec);
     qs_graph_destroy(s->lowered);
     qs__free(s);
 }
@@ -287,6 +290,11 @@ enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options 
         k->out = p;
         p += n->n_outputs;
     }
+    if (!(s->prod_exec = qs__malloc(sizeof(int) * (size_t)QS_MAX(g->n_tensors, 1)))) goto error;
+    for (int t = 0; t < g->n_tensors; t++) s->prod_exec[t] = -1;
+    for (e = 0; e < s->n_exec; e++)
+        for (int j = 0; j < s->exec[e].node->n_outputs; j++)
+            if (s->exec[e].node->outputs[j]) s->prod_exec[s->exec[e].node->outputs[j]->id] = e;
     if ((st = plan_buffers(s, folded, diag)) != QS_STATUS_OK) goto error;
     for (e = 0; e < s->n_exec; e++) {
         size_t scratch = 0;
@@ -392,4 +400,158 @@ void qs__session_internals(qs_session_t *s, const qs_graph_t **src, qs_kctx **ex
     *n_exec = s->n_exec;
     *observer = s->observer;
     *observer_user = s->observer_user;
+}
+
+// ---------------------------------------------------------------------------------------
+// Prefix reuse (ir/session-reuse.h).
+
+
+// 64-bit mixing (splitmix64's finalizer) and a word-at-a-time hash of bytes.
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static inline uint64_t hash_u64(uint64_t h, uint64_t v) {
+    return mix64(h ^ (v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2)));
+}
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    // Four independent lanes keep the multiplies pipelined (weights: about 1 MB a session).
+    uint64_t l[4] = {h, h ^ 0x1234567ull, h ^ 0x89abcdefull, h ^ 0xfedcba98ull};
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int j = 0; j < 4; j++) {
+            uint64_t v;
+            memcpy(&v, b + i + 8 * j, 8);
+            l[j] = (l[j] ^ v) * 0x9E3779B97F4A7C15ull;
+            l[j] ^= l[j] >> 29;
+        }
+    uint64_t tail = 0;
+    for (size_t k = 0; i < n; i++, k++) {
+        tail |= (uint64_t)b[i] << (8 * (k % 8));
+        if (k % 8 == 7 || i + 1 == n) {
+            l[0] = hash_u64(l[0], tail);
+            tail = 0;
+        }
+    }
+    h = hash_u64(h, n);
+    for (int j = 0; j < 4; j++) h = hash_u64(h, l[j]);
+    return h;
+}
+static uint64_t hash_str(uint64_t h, const char *s) {
+    return s ? hash_bytes(h, s, strlen(s)) : hash_u64(h, 0x5a5a5a5aull);
+}
+
+static uint64_t view_id(const qs_tensor *t, const qs_view *v) {
+    uint64_t h = hash_str(0x7e45, t->name);
+    h = hash_u64(h, (uint64_t)v->dtype);
+    h = hash_u64(h, (uint64_t)v->rank);
+    for (int i = 0; i < v->rank; i++) h = hash_u64(h, (uint64_t)v->dims[i]);
+    return h;
+}
+
+static uint64_t hash_attr(uint64_t h, const struct qs_attr *a) {
+    h = hash_str(h, a->name);
+    h = hash_u64(h, (uint64_t)a->type);
+    uint32_t fb;
+    memcpy(&fb, &a->f, 4);
+    h = hash_u64(h, fb);
+    h = hash_u64(h, (uint64_t)a->i);
+    h = a->s ? hash_bytes(h, a->s, a->s_len) : hash_u64(h, 1);
+    h = hash_u64(h, (uint64_t)a->n);
+    if (a->floats) h = hash_bytes(h, a->floats, sizeof(float) * (size_t)a->n);
+    if (a->ints) h = hash_bytes(h, a->ints, sizeof(int64_t) * (size_t)a->n);
+    for (int i = 0; a->strings && i < a->n; i++) h = hash_str(h, a->strings[i]);
+    if (a->t) {
+        h = hash_u64(h, (uint64_t)a->t->v.dtype);
+        h = hash_u64(h, (uint64_t)a->t->v.numel);
+        if (a->t->v.data) h = hash_bytes(h, a->t->v.data, qs__view_bytes(&a->t->v));
+    }
+    return h;
+}
+
+// One executed node: what it computes from its inputs (op, attributes, fused activation)
+// and what it reads: constants by content, activations by name, type and shape.
+static uint64_t hash_exec(const qs_session_t *s, int e, uint64_t h) {
+    const qs_node *n = s->exec[e].node;
+    h = hash_u64(h, (uint64_t)n->op);
+    h = hash_str(h, n->op_type);
+    h = hash_str(h, n->domain);
+    h = hash_u64(h, (uint64_t)n->opset);
+    h = hash_u64(h, (uint64_t)n->act.kind);
+    uint32_t lo, hi;
+    memcpy(&lo, &n->act.lo, 4);
+    memcpy(&hi, &n->act.hi, 4);
+    h = hash_u64(hash_u64(h, lo), hi);
+    for (int i = 0; i < n->n_attrs; i++) h = hash_attr(h, &n->attrs[i]);
+    for (int i = 0; i < n->n_inputs; i++) {
+        const qs_tensor *t = n->inputs[i];
+        if (!t) {
+            h = hash_u64(h, 0xab5e47ull);
+            continue;
+        }
+        const qs_view *v = &s->views[t->id];
+        h = hash_u64(h, view_id(t, v));
+        h = hash_u64(h, (uint64_t)v->is_const);
+        if (v->is_const && v->data) h = hash_bytes(h, v->data, qs__view_bytes(v));
+        if (t->has_q) {
+            uint32_t sc;
+            memcpy(&sc, &t->q.scale, 4);
+            h = hash_u64(hash_u64(hash_u64(h, sc), (uint64_t)t->q.zero_point), t->q.dtype);
+        }
+    }
+    for (int o = 0; o < n->n_outputs; o++)
+        h = n->outputs[o] ? hash_u64(h, view_id(n->outputs[o], &s->views[n->outputs[o]->id]))
+                          : hash_u64(h, 0xab5e47ull);
+    return h;
+}
+
+
+// keys[e] (e < n_exec): digest of everything the values after exec nodes 0..e depend on,
+// besides the input data (the caller's seed names it): the batch and every node of the
+// prefix. Equal keys mean equal prefixes up to a 64-bit hash collision.
+void qs__session_prefix_keys(const qs_session_t *s, uint64_t seed, uint64_t *keys) {
+    uint64_t h = hash_u64(seed, (uint64_t)s->batch);
+    for (int i = 0; i < s->g->n_inputs; i++)
+        h = hash_u64(h, view_id(s->g->inputs[i], &s->views[s->g->inputs[i]->id]));
+    for (int e = 0; e < s->n_exec; e++) keys[e] = h = hash_exec(s, e, h);
+}
+
+// The tensors a run from exec node `cut` (0 < cut < n_exec) reads that nodes before it
+// wrote (or the graph inputs): their count, and the first `max` of them in `out`.
+int qs__session_live(const qs_session_t *s, int cut, struct qs_session_span *out, int max) {
+    int n = 0;
+    const qs_graph_t *g = s->g;
+    for (int e = cut; e <= s->n_exec; e++) {
+        // e == n_exec: the graph outputs (already computed when a prefix wrote them).
+        int n_in = e < s->n_exec ? s->exec[e].node->n_inputs : g->n_outputs;
+        for (int j = 0; j < n_in; j++) {
+            const qs_tensor *t = e < s->n_exec ? s->exec[e].node->inputs[j] : g->outputs[j];
+            // Written before the cut: by an exec node before it, or a graph input.
+            if (!t || s->views[t->id].is_const || s->prod_exec[t->id] >= cut) continue;
+            if (s->prod_exec[t->id] < 0 && !t->is_input) continue;
+            const qs_view *v = &s->views[t->id];
+            bool dup = false;
+            for (int i = 0; i < QS_MIN(n, max) && !dup; i++)
+                dup = out[i].data == v->data && out[i].bytes == qs__view_bytes(v);
+            if (dup) continue;
+            if (n < max)
+                out[n] = (struct qs_session_span){view_id(t, v), v->data, qs__view_bytes(v)};
+            n++;
+        }
+    }
+    return n;
+}
+
+// Runs exec nodes [begin, end) (the observer is not called).
+enum qs_status qs__session_run_range(qs_session_t *s, int begin, int end, struct qs_diag *diag) {
+    for (int e = QS_MAX(begin, 0); e < QS_MIN(end, s->n_exec); e++) {
+        qs_kctx *k = &s->exec[e];
+        k->diag = diag;
+        enum qs_status st = s->defs[e]->run(k);
+        k->diag = NULL;
+        if (st != QS_STATUS_OK) return st;
+    }
+    return QS_STATUS_OK;
 }

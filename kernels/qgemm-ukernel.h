@@ -154,6 +154,40 @@ QS_INTERNAL void qs_qu8_conv_packx_c4__avx512(const struct qs_qgemm_config *cfg,
                                               const struct qs_qconv_panel *cp, void *packed);
 #endif
 
+/// Direct convolution (qs__qdconv_run): a microkernel of the c4 byte layout (kr 4, w_elem 1,
+/// x_bias 0) whose k-group g reads its NR x 4 activation bytes (pixel j at + 4 j) at
+/// x + koff[g] instead of from a packed panel; with x_row != 0 the tile is two output rows
+/// of NR / 2 pixels and pixels j >= NR / 2 are read at + x_row + 4 (j - NR / 2) instead.
+/// Otherwise as qs_qgemm_ukernel_fn.
+typedef void (*qs_qdconv_ukernel_fn)(size_t mr, size_t nr, size_t kc, const void *w,
+                                     const uint8_t *x, const int32_t *koff, size_t x_row,
+                                     void *c, size_t c_stride_n, size_t c_stride_p,
+                                     const struct qs_qgemm_ukernel_params *params);
+/// Copies rows [0, rows) x columns [0, cols) of channels 4 cg .. 4 cg + 3 of an image with
+/// rows of in_w bytes (x: channel 4 cg; channels `plane` bytes apart; channels >= `left`
+/// are left alone: the caller filled everything with the zero point) to the stride phase
+/// planes of the group at dst: image pixel (i, j) is padded pixel (y, x) = (i + pad_top,
+/// j + pad_left), stored at dst + ((y % st) * st + x % st) * q4 + ((y / st) * wq + x / st) * 4
+/// + c % 4. The portable one and the AVX-512 one.
+typedef void (*qs_qdconv_interleave_fn)(const uint8_t *x, size_t plane, size_t left,
+                                        size_t rows, size_t cols, size_t in_w, size_t st,
+                                        size_t pad_top, size_t pad_left, size_t wq, size_t q4,
+                                        uint8_t *dst);
+QS_INTERNAL void qs__qdconv_interleave_scalar(const uint8_t *x, size_t plane, size_t left,
+                                              size_t rows, size_t cols, size_t in_w,
+                                              size_t st, size_t pad_top, size_t pad_left,
+                                              size_t wq, size_t q4, uint8_t *dst);
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+QS_INTERNAL void qs_qu8_qc8w_dconv_minmax_ukernel_16x16c4__avx512vnni(
+    size_t mr, size_t nr, size_t kc, const void *w, const uint8_t *x, const int32_t *koff,
+    size_t x_row, void *c, size_t c_stride_n, size_t c_stride_p,
+    const struct qs_qgemm_ukernel_params *p);
+QS_INTERNAL void qs_qu8_dconv_interleave__avx512(const uint8_t *x, size_t plane, size_t left,
+                                                 size_t rows, size_t cols, size_t in_w,
+                                                 size_t st, size_t pad_top, size_t pad_left,
+                                                 size_t wq, size_t q4, uint8_t *dst);
+#endif
+
 static inline size_t qs__qgemm_round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 /// Bytes of one packed weight tile / activation panel for kc packed rows (64-byte multiple).
 static inline size_t qs__qgemm_wtile_bytes(const struct qs_qgemm_config *cfg, size_t kc) {

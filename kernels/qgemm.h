@@ -138,3 +138,32 @@ QS_INTERNAL void qs__qgemm_conv_run(const qs_qgemm_weights *w, const struct qs_q
                                     const uint8_t *x, void *c, size_t c_stride_n,
                                     const struct qs_qgemm_params *params, void *scratch,
                                     qs_pool_t *pool);
+
+/// Direct convolution (stride 1, dilation 1, one group, NCHW uint8 input, 2-D): per image
+/// the input is copied once into a padded, channel-interleaved layout (x[c/4][h][w][c%4],
+/// borders and missing channels at x_zp: C4 x (in_h + pads) x (in_w + pads) x 4 bytes) and
+/// the microkernel reads every group of 4 channels x NR pixels of a tap straight from it.
+/// The implicit GEMM above packs K x P bytes per image instead (9x the image for 3x3), which
+/// costs about as much as the multiply-adds when there are few output channels. Output
+/// tiles are runs of one output row, so narrow rows waste lanes: see qs__qdconv_supported.
+/// The results are those of qs__qgemm_conv_run (the same exact int32 sums and epilogue).
+typedef struct qs_qdconv qs_qdconv;
+/// True when `s` (flip 0, stride 1, dilation 1) can run directly with `n` output channels;
+/// with `fast`, only where it beats the implicit GEMM (the AVX-512 VNNI kernel, output rows
+/// that fill at least 3/4 of their 16-pixel tiles).
+QS_INTERNAL bool qs__qdconv_supported(const struct qs_qconv_shape *s, size_t n, bool fast);
+/// Packs w [n][channels * kh * kw] (ONNX order, zero point already subtracted) for shape s
+/// (copied; s->rows unused). `cfg_name` NULL picks the best variant (as qs__qgemm_pack);
+/// otherwise the microkernel of that name (tests). NOMEM, UNSUPPORTED_HW or INVALID_ARG.
+QS_INTERNAL enum qs_status qs__qdconv_create(const struct qs_qconv_shape *s, size_t n,
+                                             const int8_t *w, const char *cfg_name,
+                                             qs_qdconv **out);
+QS_INTERNAL void qs__qdconv_destroy(qs_qdconv *d);
+/// The variant's microkernel name (logs, tests).
+QS_INTERNAL const char *qs__qdconv_kernel_name(const qs_qdconv *d);
+QS_INTERNAL size_t qs__qdconv_scratch_size(const qs_qdconv *d);
+/// y[n][p] at c[n * c_stride_n + p] (elements of the output type) for one image x
+/// [channels][in_h][in_w]. Does not allocate; splits output rows over `pool`.
+QS_INTERNAL void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c,
+                                size_t c_stride_n, const struct qs_qgemm_params *params,
+                                void *scratch, qs_pool_t *pool);

@@ -3,6 +3,8 @@
 // evaluation data. See evaluator.h.
 #include "search/evaluator.h"
 
+#include "ir/session-reuse.h"
+
 #include "qsearch/data.h"
 #include "qsearch/quant.h"
 #include "qsearch/sparse.h"
@@ -45,6 +47,7 @@ struct qs_evaluator {
     double fp32_bytes;
     double setup_seconds;
     qs_policy_t *fp32;  // the empty policy: every layer fp32 and dense
+    struct reuse *reuse;  // stored activations of shared prefixes, or NULL (off)
 };
 
 static double now_s(void) {
@@ -149,6 +152,342 @@ static int32_t argmax(const float *y, int64_t n) {
     return (int32_t)best;
 }
 
+// ---------------------------------------------------------------------------------------
+// Prefix reuse. Candidates of a search share their first layers more often than not (a
+// DDPG agent late in its run changes a few layers at a time). The values live after a
+// shared prefix of executed nodes are the same bits whatever comes after them (kernels are
+// deterministic functions of their inputs), so they are stored once per (cut, prefix) for
+// every batch of the evaluation set and restored instead of recomputed. A cut's key digests
+// every executed node before it (ops, attributes, constants by content, tensor names and
+// shapes; ir/session.c), so a hit is a prefix identical to the stored one. Memory is
+// bounded (QS_REUSE_MB, default 512; 0 turns reuse off); the least recently used entries go.
+//
+// Where to store: a cut that a later candidate will share. The evaluator keeps the keys of
+// every cut it has run (no data) and, per candidate, the deepest layer depth at which the
+// candidate met a prefix seen before; it stores at the depths recent candidates met (and at
+// depth 1), so stores follow how deep candidates actually share prefixes: shallow for random
+// search, deeper as a DDPG run converges.
+
+enum { REUSE_SPANS = 2, REUSE_RECENT = 8, REUSE_STORES = REUSE_RECENT + 2 };
+
+struct reuse_entry {
+    uint64_t key;
+    int depth;  // quantizable layers before the cut
+    int n_spans;
+    struct { uint64_t id; size_t bytes, offset; } spans[REUSE_SPANS];
+    size_t batch_bytes;
+    int64_t n_batches;
+    unsigned char *data;  // [n_batches][batch_bytes]
+    uint64_t used;        // clock of the last store or hit
+};
+
+struct reuse {
+    size_t limit, bytes;
+    struct reuse_entry *e;
+    int n, cap;
+    uint64_t clock;
+    uint64_t *seen;  // open addressing, 0 = empty
+    size_t seen_cap, n_seen;
+    int recent[REUSE_RECENT], n_recent;
+    int64_t runs, hits, nodes, nodes_skipped, layers, layers_skipped, stores;
+};
+
+// One candidate run's plan.
+struct reuse_run {
+    int n_exec, n_layers;
+    uint64_t *keys;
+    int *depth;     // [n_exec + 1]: layers among exec nodes [0, e)
+    bool *allowed;  // [n_exec + 1]: cut e has at most REUSE_SPANS live tensors
+    int restore;    // cut to restore at (0: run from the input)
+    struct reuse_entry *from;
+    int n_store;
+    int store_cut[REUSE_STORES];
+    struct reuse_entry store[REUSE_STORES];  // filled batch by batch, then kept
+};
+
+static uint64_t reuse_mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static struct reuse *reuse_create(void) {
+    const char *env = getenv("QS_REUSE_MB");
+    long mb = env && *env ? strtol(env, NULL, 10) : 512;
+    if (mb <= 0) return NULL;
+    struct reuse *r = qs__calloc(1, sizeof *r);
+    if (r) r->limit = (size_t)mb << 20;
+    return r;
+}
+
+static void reuse_destroy(struct reuse *r) {
+    if (!r) return;
+    if (r->runs)
+        qs__log(QS_LOG_INFO, "prefix reuse: %lld of %lld candidate runs restored a stored "
+                "prefix; %lld of %lld layers (%lld of %lld nodes) skipped; %lld prefixes stored",
+                (long long)r->hits, (long long)r->runs, (long long)r->layers_skipped,
+                (long long)r->layers, (long long)r->nodes_skipped, (long long)r->nodes,
+                (long long)r->stores);
+    for (int i = 0; i < r->n; i++) qs__aligned_free(r->e[i].data);
+    qs__free(r->e);
+    qs__free(r->seen);
+    qs__free(r);
+}
+
+static bool seen_has(const struct reuse *r, uint64_t k) {
+    if (!r->seen_cap) return false;
+    k = k ? k : 1;
+    for (size_t i = reuse_mix(k) & (r->seen_cap - 1);; i = (i + 1) & (r->seen_cap - 1)) {
+        if (r->seen[i] == k) return true;
+        if (!r->seen[i]) return false;
+    }
+}
+
+static void seen_add(struct reuse *r, uint64_t k) {
+    k = k ? k : 1;
+    if (2 * (r->n_seen + 1) > r->seen_cap) {
+        size_t cap = r->seen_cap ? 2 * r->seen_cap : 1024;
+        uint64_t *t = qs__calloc(cap, sizeof *t);
+        if (!t) return;  // the history is a hint: losing it costs hits, not correctness
+        for (size_t i = 0; i < r->seen_cap; i++) {
+            if (!r->seen[i]) continue;
+            size_t j = reuse_mix(r->seen[i]) & (cap - 1);
+            while (t[j]) j = (j + 1) & (cap - 1);
+            t[j] = r->seen[i];
+        }
+        qs__free(r->seen);
+        r->seen = t;
+        r->seen_cap = cap;
+    }
+    size_t i = reuse_mix(k) & (r->seen_cap - 1);
+    while (r->seen[i] && r->seen[i] != k) i = (i + 1) & (r->seen_cap - 1);
+    if (!r->seen[i]) {
+        r->seen[i] = k;
+        r->n_seen++;
+    }
+}
+
+static struct reuse_entry *reuse_find(struct reuse *r, uint64_t key) {
+    for (int i = 0; i < r->n; i++)
+        if (r->e[i].key == key) return &r->e[i];
+    return NULL;
+}
+
+// True when entry `en` holds every tensor live at `cut` of `s`.
+static bool entry_covers(const struct reuse_entry *en, const qs_session_t *s, int cut,
+                         int64_t n_batches) {
+    struct qs_session_span sp[REUSE_SPANS];
+    int n = qs__session_live(s, cut, sp, REUSE_SPANS);
+    if (n > REUSE_SPANS || en->n_batches != n_batches) return false;
+    for (int i = 0; i < n; i++) {
+        bool found = false;
+        for (int j = 0; j < en->n_spans && !found; j++)
+            found = en->spans[j].id == sp[i].id && en->spans[j].bytes == sp[i].bytes;
+        if (!found) return false;
+    }
+    return true;
+}
+
+static void reuse_run_free(struct reuse_run *rr) {
+    for (int i = 0; i < rr->n_store; i++) qs__aligned_free(rr->store[i].data);
+    qs__free(rr->keys);
+    qs__free(rr->depth);
+    qs__free(rr->allowed);
+    memset(rr, 0, sizeof *rr);
+}
+
+// Frees least recently used entries until `need` more bytes fit; false if they cannot.
+// `*keep` (the entry a run restores from) stays, and follows its move.
+static bool reuse_make_room(struct reuse *r, size_t need, struct reuse_entry **keep) {
+    if (need > r->limit) return false;  // too big to store at all: keep what there is
+    while (r->bytes + need > r->limit) {
+        int victim = -1;
+        for (int i = 0; i < r->n; i++)
+            if (&r->e[i] != *keep && (victim < 0 || r->e[i].used < r->e[victim].used)) victim = i;
+        if (victim < 0) return false;
+        r->bytes -= r->e[victim].batch_bytes * (size_t)r->e[victim].n_batches;
+        qs__aligned_free(r->e[victim].data);
+        if (*keep == &r->e[r->n - 1]) *keep = &r->e[victim];
+        r->e[victim] = r->e[--r->n];
+    }
+    return true;
+}
+
+// Plans a run of session `s` over `n_batches` batches of eval set `set_id`: the cut to
+// restore at and the cuts to store. Any failure leaves a plan that runs everything.
+static void reuse_plan(struct reuse *r, qs_session_t *s, uint64_t set_id, int64_t n_batches,
+                       struct reuse_run *rr) {
+    memset(rr, 0, sizeof *rr);
+    if (!r) return;
+    int n = qs_session_exec_count(s);
+    rr->n_exec = n;
+    rr->keys = qs__malloc(sizeof(uint64_t) * (size_t)QS_MAX(n, 1));
+    rr->depth = qs__calloc((size_t)n + 1, sizeof(int));
+    rr->allowed = qs__calloc((size_t)n + 1, sizeof(bool));
+    if (!rr->keys || !rr->depth || !rr->allowed) {
+        reuse_run_free(rr);
+        return;
+    }
+    qs__session_prefix_keys(s, reuse_mix(set_id ^ ((uint64_t)n_batches << 32)), rr->keys);
+    for (int e = 0; e < n; e++) {
+        struct qs_prof_node pn;
+        bool layer = qs_session_exec_info(s, e, &pn) == QS_STATUS_OK && pn.layer >= 0;
+        rr->depth[e + 1] = rr->depth[e] + layer;
+    }
+    rr->n_layers = rr->depth[n];
+    struct qs_session_span sp[REUSE_SPANS];
+    for (int c = 1; c < n; c++)
+        rr->allowed[c] =
+            rr->depth[c] > 0 && qs__session_live(s, c, sp, REUSE_SPANS) <= REUSE_SPANS;
+    // The deepest stored prefix of this candidate.
+    for (int c = n - 1; c > 0 && !rr->from; c--) {
+        if (!rr->allowed[c]) continue;
+        struct reuse_entry *en = reuse_find(r, rr->keys[c - 1]);
+        if (en && entry_covers(en, s, c, n_batches)) {
+            rr->from = en;
+            rr->restore = c;
+            en->used = ++r->clock;
+        }
+    }
+    // The deepest depth at which this candidate meets a prefix run before.
+    int met = 0;
+    for (int c = 1; c < n; c++)
+        if (rr->allowed[c] && seen_has(r, rr->keys[c - 1])) met = QS_MAX(met, rr->depth[c]);
+    for (int c = 1; c < n; c++)
+        if (rr->allowed[c]) seen_add(r, rr->keys[c - 1]);
+    // Depths to store at: 1, this candidate's and recent candidates' meeting depths.
+    int want[REUSE_STORES], n_want = 0;
+    want[n_want++] = 1;
+    if (met > 0) want[n_want++] = met;
+    for (int i = 0; i < r->n_recent; i++) want[n_want++] = r->recent[i];
+    if (met > 0) {
+        if (r->n_recent == REUSE_RECENT)
+            memmove(r->recent, r->recent + 1, sizeof(int) * (REUSE_RECENT - 1));
+        else
+            r->n_recent++;
+        r->recent[r->n_recent - 1] = met;
+    }
+    int from_depth = rr->depth[rr->restore];
+    for (int w = 0; w < n_want; w++) {
+        int d = want[w];
+        if (d <= from_depth || d >= rr->n_layers) continue;
+        // The allowed cut at depth d with the fewest live bytes (uint8 rather than float
+        // tensors), the last of those: the most work done.
+        int cut = 0;
+        size_t best = SIZE_MAX;
+        for (int c = 1; c < n; c++) {
+            if (!rr->allowed[c] || rr->depth[c] != d) continue;
+            size_t bytes = 0;
+            int nl = qs__session_live(s, c, sp, REUSE_SPANS);
+            for (int i = 0; i < nl; i++) bytes += sp[i].bytes;
+            if (bytes <= best) {
+                best = bytes;
+                cut = c;
+            }
+        }
+        if (!cut || reuse_find(r, rr->keys[cut - 1])) continue;
+        bool dup = false;
+        for (int i = 0; i < rr->n_store; i++) dup = dup || rr->store_cut[i] == cut;
+        if (dup) continue;
+        struct reuse_entry *en = &rr->store[rr->n_store];
+        memset(en, 0, sizeof *en);
+        en->key = rr->keys[cut - 1];
+        en->depth = d;
+        en->n_batches = n_batches;
+        en->n_spans = qs__session_live(s, cut, sp, REUSE_SPANS);
+        for (int i = 0; i < en->n_spans; i++) {
+            en->spans[i].id = sp[i].id;
+            en->spans[i].bytes = sp[i].bytes;
+            en->spans[i].offset = en->batch_bytes;
+            en->batch_bytes += (sp[i].bytes + 63) & ~(size_t)63;
+        }
+        size_t need = en->batch_bytes * (size_t)n_batches;
+        if (!need || !reuse_make_room(r, need, &rr->from)) continue;
+        if (!(en->data = qs__aligned_alloc(need))) continue;
+        r->bytes += need;
+        rr->store_cut[rr->n_store++] = cut;
+    }
+    // Store cuts in execution order.
+    for (int i = 1; i < rr->n_store; i++)
+        for (int j = i; j > 0 && rr->store_cut[j - 1] > rr->store_cut[j]; j--) {
+            int t = rr->store_cut[j];
+            rr->store_cut[j] = rr->store_cut[j - 1];
+            rr->store_cut[j - 1] = t;
+            struct reuse_entry te = rr->store[j];
+            rr->store[j] = rr->store[j - 1];
+            rr->store[j - 1] = te;
+        }
+}
+
+// Copies the live tensors at `cut` between the session and batch b of entry `en`.
+static void reuse_copy(const struct reuse_entry *en, qs_session_t *s, int cut, int64_t b,
+                       bool to_session) {
+    struct qs_session_span sp[REUSE_SPANS];
+    int n = qs__session_live(s, cut, sp, REUSE_SPANS);
+    unsigned char *base = en->data + (size_t)b * en->batch_bytes;
+    for (int i = 0; i < n && i < REUSE_SPANS; i++)
+        for (int j = 0; j < en->n_spans; j++) {
+            if (en->spans[j].id != sp[i].id || en->spans[j].bytes != sp[i].bytes) continue;
+            if (to_session) memcpy(sp[i].data, base + en->spans[j].offset, sp[i].bytes);
+            else memcpy(base + en->spans[j].offset, sp[i].data, sp[i].bytes);
+            break;
+        }
+}
+
+// Runs batch b of the plan (the inputs are filled when rr->restore is 0).
+static enum qs_status reuse_run_batch(struct reuse_run *rr, qs_session_t *s, int64_t b,
+                                      struct qs_diag *diag) {
+    if (!rr->keys) return qs_session_run(s, diag);
+    int pos = rr->restore;
+    if (pos > 0) reuse_copy(rr->from, s, pos, b, true);
+    enum qs_status st = QS_STATUS_OK;
+    for (int i = 0; i < rr->n_store && st == QS_STATUS_OK; i++) {
+        st = qs__session_run_range(s, pos, rr->store_cut[i], diag);
+        if (st == QS_STATUS_OK) reuse_copy(&rr->store[i], s, rr->store_cut[i], b, false);
+        pos = rr->store_cut[i];
+    }
+    if (st == QS_STATUS_OK) st = qs__session_run_range(s, pos, rr->n_exec, diag);
+    return st;
+}
+
+// Keeps the stored entries of a complete run (ok) and counts; frees the plan.
+static void reuse_finish(struct reuse *r, struct reuse_run *rr, bool ok) {
+    if (!r || !rr->keys) return;
+    r->runs++;
+    r->nodes += rr->n_exec;
+    r->layers += rr->n_layers;
+    if (rr->restore > 0) {
+        r->hits++;
+        r->nodes_skipped += rr->restore;
+        r->layers_skipped += rr->depth[rr->restore];
+    }
+    for (int i = 0; i < rr->n_store; i++) {
+        struct reuse_entry *en = &rr->store[i];
+        size_t bytes = en->batch_bytes * (size_t)en->n_batches;
+        if (ok && r->n == r->cap) {
+            int cap = r->cap ? 2 * r->cap : 16;
+            struct reuse_entry *t = qs__malloc(sizeof *t * (size_t)cap);
+            if (t) {
+                if (r->n) memcpy(t, r->e, sizeof *t * (size_t)r->n);
+                qs__free(r->e);
+                r->e = t;
+                r->cap = cap;
+            }
+        }
+        if (!ok || r->n == r->cap) {
+            r->bytes -= bytes;
+            qs__aligned_free(en->data);
+        } else {
+            en->used = ++r->clock;
+            r->e[r->n++] = *en;
+            r->stores++;
+        }
+        en->data = NULL;
+    }
+    rr->n_store = 0;
+    reuse_run_free(rr);
+}
+
 // Runs the graph as annotated now over `set`. With `ref_out`, stores the argmax per sample
 // (the fp32 reference of the fidelity metric); otherwise compares with set->ref_top.
 static enum qs_status run_set(qs_evaluator *ev, struct eval_set *set, int32_t *ref_out,
@@ -170,16 +509,18 @@ static enum qs_status run_set(qs_evaluator *ev, struct eval_set *set, int32_t *r
     int64_t top1 = 0, top5 = 0, agree = 0;
     const int64_t *lab = set->ds.labels.data;
     int64_t nb = qs_dataset_batch_count(&set->ds, batch);
+    struct reuse_run rr;
+    reuse_plan(ev->reuse, s, set == &ev->full ? 2 : 1, nb, &rr);
     for (int64_t b = 0; b < nb && st == QS_STATUS_OK; b++) {
         int64_t begin, count;
         qs_dataset_batch_range(&set->ds, batch, b, &begin, &count);
-        for (int i = 0; i < set->ds.n_inputs && st == QS_STATUS_OK; i++) {
+        for (int i = 0; i < set->ds.n_inputs && st == QS_STATUS_OK && rr.restore == 0; i++) {
             struct qs_tensor_info ti;
             qs_session_input_info(s, i, &ti);
             st = qs_dataset_fill(&set->ds, i, i == 0 ? &ev->pp : &id, begin, count, &ti,
                                  qs_session_input_data(s, i), diag);
         }
-        if (st == QS_STATUS_OK) st = qs_session_run(s, diag);
+        if (st == QS_STATUS_OK) st = reuse_run_batch(&rr, s, b, diag);
         if (st != QS_STATUS_OK) break;
         const float *y = qs_session_output_data(s, 0);
         for (int64_t i = 0; i < count; i++) {
@@ -194,6 +535,7 @@ static enum qs_status run_set(qs_evaluator *ev, struct eval_set *set, int32_t *r
             else if (set->ref_top) agree += set->ref_top[begin + i] == t;
         }
     }
+    reuse_finish(ev->reuse, &rr, st == QS_STATUS_OK);
     qs_session_destroy(s);
     if (st != QS_STATUS_OK) return st;
     double n = (double)QS_MAX(set->ds.count, (int64_t)1);
@@ -556,6 +898,7 @@ enum qs_status qs__evaluator_create(const struct qs_search_config *cfg, const ch
     ev->batch = cfg->eval_batch > 0 ? cfg->eval_batch : 32;
     ev->threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ev->threads < 1) ev->threads = 1;
+    ev->reuse = reuse_create();
     enum qs_status st = qs_policy_create(&ev->fp32);
     if (st != QS_STATUS_OK) {
         qs__diag(diag, st, "out of memory");
@@ -644,6 +987,7 @@ fail:
 
 void qs__evaluator_destroy(qs_evaluator *ev) {
     if (!ev) return;
+    reuse_destroy(ev->reuse);
     set_free(&ev->search);
     set_free(&ev->full);
     qs_quantizer_destroy(ev->quant);

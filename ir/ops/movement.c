@@ -529,11 +529,12 @@ static enum qs_status pad_infer(qs_kctx *k) {
 }
 
 struct pad_job {
-    const struct pad_params *p;
+    const struct pad_params *p;  // rank: axes up to the last padded one (see pad_run)
     const char *x;
     char *y;
     int64_t xs[QS_MAX_RANK];
     size_t es;
+    int64_t inner;  // elements of the unpadded trailing axes merged into one position
     unsigned char value[16];
 };
 
@@ -541,7 +542,7 @@ static void pad_task(void *ctx, size_t begin, size_t end) {
     const struct pad_job *j = ctx;
     const struct pad_params *p = j->p;
     const int last = p->rank - 1;
-    const int64_t w = p->out[last], es = (int64_t)j->es;
+    const int64_t in = j->inner, w = p->out[last], es = (int64_t)j->es, ps = in * es;
     int64_t idx[QS_MAX_RANK] = {0};
     size_t rem = begin;
     for (int a = last - 1; a >= 0; a--) {
@@ -549,7 +550,7 @@ static void pad_task(void *ctx, size_t begin, size_t end) {
         rem /= (size_t)p->out[a];
     }
     for (size_t row = begin; row < end; row++) {
-        char *y = j->y + (int64_t)row * w * es;
+        char *y = j->y + (int64_t)row * w * ps;
         int64_t off = 0;
         bool fill = false;
         for (int a = 0; a < last; a++) {
@@ -561,18 +562,20 @@ static void pad_task(void *ctx, size_t begin, size_t end) {
             off += i * j->xs[a];
         }
         if (fill) {
-            qs__fill(y, j->value, j->es, w);
+            qs__fill(y, j->value, j->es, w * in);
         } else {
             const char *x = j->x + off * es;
             int64_t c0 = p->pb[last], c1 = c0 + p->n[last];
             for (int64_t o = 0; o < c0; o++) {
                 int64_t i = pad_map(p, last, o);
-                memcpy(y + o * es, i < 0 ? (const void *)j->value : x + i * es, j->es);
+                if (i < 0) qs__fill(y + o * ps, j->value, j->es, in);
+                else memcpy(y + o * ps, x + i * ps, (size_t)ps);
             }
-            if (c1 > c0) memcpy(y + c0 * es, x + p->lo[last] * es, (size_t)(c1 - c0) * j->es);
+            if (c1 > c0) memcpy(y + c0 * ps, x + p->lo[last] * ps, (size_t)((c1 - c0) * ps));
             for (int64_t o = c1; o < w; o++) {
                 int64_t i = pad_map(p, last, o);
-                memcpy(y + o * es, i < 0 ? (const void *)j->value : x + i * es, j->es);
+                if (i < 0) qs__fill(y + o * ps, j->value, j->es, in);
+                else memcpy(y + o * ps, x + i * ps, (size_t)ps);
             }
         }
         for (int a = last - 1; a >= 0; a--) {
@@ -589,7 +592,8 @@ static enum qs_status pad_run(qs_kctx *k) {
     enum qs_status st = pad_params(k, &p);
     if (st != QS_STATUS_OK) return st;
     if (y->numel == 0) return QS_STATUS_OK;
-    struct pad_job j = {.p = &p, .x = x->data, .y = y->data, .es = qs_dtype_size(x->dtype)};
+    struct pad_job j = {.p = &p, .x = x->data, .y = y->data, .es = qs_dtype_size(x->dtype),
+                        .inner = 1};
     qs__contig_strides(x->rank, x->dims, j.xs);
     memset(j.value, 0, sizeof j.value);
     if (k->node->opset < 11) {
@@ -604,7 +608,14 @@ static enum qs_status pad_run(qs_kctx *k) {
         memcpy(y->data, x->data, j.es);
         return QS_STATUS_OK;
     }
-    size_t rows = (size_t)(y->numel / p.out[p.rank - 1]);
+    // Trailing axes without padding or cropping are copied whole: one position of the last
+    // padded axis spans them (a channel Pad of NCHW copies planes, not rows of W bytes).
+    while (p.rank > 1 && p.pb[p.rank - 1] == 0 && p.lo[p.rank - 1] == 0 &&
+           p.n[p.rank - 1] == p.out[p.rank - 1] && p.n[p.rank - 1] == x->dims[p.rank - 1]) {
+        j.inner *= p.out[p.rank - 1];
+        p.rank--;
+    }
+    size_t rows = (size_t)(y->numel / (p.out[p.rank - 1] * j.inner));
     qs__parallel(k->pool, rows, qs__view_bytes(y), pad_task, &j);
     return QS_STATUS_OK;
 }

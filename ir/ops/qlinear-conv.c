@@ -4,11 +4,15 @@
 // integer clamp. Weights are packed once at prepare. Per image and group the op runs
 //  - depthwise (group == C == M, 1-D/2-D): the int8 depthwise kernel, NCHW in and out;
 //  - 1x1, stride 1, no padding, uint8 input: the GEMM straight on the NCHW input;
+//  - 2-D (or 1-D), stride 1, one group, uint8 input, rows that fill the kernel's tiles: the
+//    direct convolution (qs__qdconv_run: the image is interleaved by 4 channels once and
+//    the kernel reads its taps from that, nothing packed per tile);
 //  - 2-D (or 1-D) with a kernel variant that packs conv panels itself: the implicit GEMM
 //    (qs__qgemm_conv_run: panels packed straight from the image, no im2col buffer);
 //  - otherwise: im2col tiles of at most ~1 MiB (padding taps read the zero point, int8
 //    input is flipped to uint8) and the GEMM, writing the NCHW output in place.
-// QS_CONV_IM2COL=1 in the environment forces the im2col path (benchmarks, A/B checks).
+// QS_CONV_IM2COL=1 in the environment forces the im2col path (benchmarks, A/B checks);
+// QS_CONV_DIRECT=0 turns the direct convolution off (the implicit GEMM instead).
 // ConvInteger is the same product with the raw int32 accumulator as output.
 #include "ir/ops/qlinear-impl.h"
 #include "ir/ops/qsparse.h"
@@ -41,6 +45,7 @@ struct qconv {
     size_t pt;                   // im2col columns per tile
     size_t col_bytes;            // im2col buffer (or flipped input for depthwise)
     struct qs_qsparse *sp;       // pruned 1x1 weights on the sparse kernels, or NULL
+    qs_qdconv *dconv;            // the direct convolution, or NULL
 };
 
 static const qs_view *in_opt(const qs_kctx *k, int i) {
@@ -135,6 +140,7 @@ static void conv_release(void *state) {
     qs__free(d->wg);
     qs__free(d->dw_w);
     qs__qsparse_destroy(d->sp);
+    qs__qdconv_destroy(d->dconv);
     qs__free(d->conv_rows);
     qs__free(d->scale);
     qs__free(d->bias);
@@ -146,6 +152,33 @@ static qs_view zp_slice(const qs_view *zp, size_t off) {
     qs_view v = *zp;
     if (zp->numel > 1) v.data = (char *)zp->data + off * qs_dtype_size(zp->dtype);
     return v;
+}
+
+// The direct convolution's weights: W - w_zp as int8 (left NULL when some value does not
+// fit, or the kernels cannot take them: the implicit GEMM runs instead).
+static enum qs_status make_dconv(qs_kctx *k, struct qconv *d, const qs_view *w,
+                                 const qs_view *wz) {
+    const size_t m = (size_t)d->c_out, kg = d->kg;
+    int8_t *wd = qs__malloc(m * kg + 1);
+    if (!wd) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
+    const bool w_signed = d->wt == QS_DTYPE_I8;
+    bool fits = true;
+    for (size_t c = 0; c < m && fits; c++) {
+        const int32_t zp = wz ? qs__qlin_zp(wz, (int64_t)c) : 0;
+        for (size_t i = 0; i < kg && fits; i++) {
+            int32_t v = (w_signed ? ((const int8_t *)w->data)[c * kg + i]
+                                  : ((const uint8_t *)w->data)[c * kg + i]) - zp;
+            fits = v >= -128 && v <= 127;
+            wd[c * kg + i] = (int8_t)v;
+        }
+    }
+    enum qs_status st = QS_STATUS_OK;
+    if (fits) {
+        st = qs__qdconv_create(&d->cs, m, wd, NULL, &d->dconv);
+        if (st == QS_STATUS_UNSUPPORTED_HW || st == QS_STATUS_INVALID_ARG) st = QS_STATUS_OK;
+    }
+    qs__free(wd);
+    return st == QS_STATUS_OK ? st : QS_NODE_ERR(k, st, "out of memory packing weights");
 }
 
 static enum qs_status conv_prepare_common(qs_kctx *k, size_t *scratch_bytes, bool integer) {
@@ -261,6 +294,15 @@ static enum qs_status conv_prepare_common(qs_kctx *k, size_t *scratch_bytes, boo
             .pad_top = (size_t)win->pad[1], .pad_left = (size_t)win->pad[2], .flip = d->flip};
         const char *env = getenv("QS_CONV_IM2COL");
         bool ok = !(env && env[0] == '1');
+        const char *denv = getenv("QS_CONV_DIRECT");
+        if (ok && !(denv && denv[0] == '0') && d->groups == 1 &&
+            qs__qdconv_supported(&d->cs, m, true)) {
+            if ((st = make_dconv(k, d, w, wz)) != QS_STATUS_OK) return st;
+            if (d->dconv) {
+                *scratch_bytes = qs__qdconv_scratch_size(d->dconv);
+                return QS_STATUS_OK;
+            }
+        }
         for (int64_t g = 0; g < d->groups && ok; g++)
             ok = d->wg[g].packed && qs__qgemm_conv_supported(d->wg[g].packed, &d->cs, true);
         if (ok) {
@@ -464,6 +506,10 @@ static enum qs_status conv_run(qs_kctx *k) {
             char *yg = yb + off * d->p * ys;
             if (d->sp) {
                 qs__qsparse_run(d->sp, xg, d->p, yg, d->p, &pg, k->scratch, k->pool);
+                continue;
+            }
+            if (d->dconv) {
+                qs__qdconv_run(d->dconv, xg, yg, d->p, &pg, k->scratch, k->pool);
                 continue;
             }
             if (d->implicit) {

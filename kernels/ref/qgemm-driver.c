@@ -219,14 +219,12 @@ static void compute_task(void *ctx, size_t b, size_t e) {
     }
 }
 
-static void run(struct run_ctx *rp, const struct qs_qgemm_params *params, void *scratch,
-                qs_pool_t *pool) {
-    struct run_ctx r = *rp;  // a local copy: the pool's workers read it from this frame
-    const qs_qgemm_weights *w = r.w;
+// The per-tile epilogue parameters of a call, with the per-channel arrays (padded to whole
+// tiles, so that kernels may read MR values) at the start of the scratch. Returns the first
+// byte after them (64-byte aligned).
+static char *epilogue_setup(const qs_qgemm_weights *w, const struct qs_qgemm_params *params,
+                            void *scratch, struct qs_qgemm_ukernel_params *up) {
     const struct qs_qgemm_config *cfg = w->cfg;
-    const size_t p = r.p;
-    r.x_zp = params->x_zp;
-    struct qs_qgemm_ukernel_params *up = &r.up;
     up->out_type = params->out_type;
     up->out_zp = params->out_zp;
     up->fmin = params->fmin;
@@ -260,7 +258,17 @@ static void run(struct run_ctx *rp, const struct qs_qgemm_params *params, void *
     up->init = init;
     up->scale = scale;
     up->fbias = fbias;
-    r.panels = base + per_channel_bytes(w);
+    return base + per_channel_bytes(w);
+}
+
+static void run(struct run_ctx *rp, const struct qs_qgemm_params *params, void *scratch,
+                qs_pool_t *pool) {
+    struct run_ctx r = *rp;  // a local copy: the pool's workers read it from this frame
+    const qs_qgemm_weights *w = r.w;
+    const struct qs_qgemm_config *cfg = w->cfg;
+    const size_t p = r.p;
+    r.x_zp = params->x_zp;
+    r.panels = epilogue_setup(w, params, scratch, &r.up);
     r.panel_bytes = qs__qgemm_xpanel_bytes(cfg, w->kc);
     r.n_panels = (p + cfg->nr - 1) / cfg->nr;
     r.block_panels = QS_MAX((size_t)1, BLOCK_BYTES / r.panel_bytes);
@@ -396,4 +404,262 @@ void qs__qconv_packx_generic(const struct qs_qgemm_config *cfg, const struct qs_
                 o16[idx] = (int16_t)v;
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Direct convolution (kernels/qgemm.h, qs__qdconv_*). The padded image (hp x wp, the rows
+// and columns the output reads) is split by stride phase: stride 2 keeps four planes of
+// hq x wq = ceil(hp / 2) x ceil(wp / 2) pixels (even/odd rows x even/odd columns), so that
+// every tap reads one plane at stride 1: tap (i, j) of output (oy, ox) is pixel
+// (oy + i / st, ox + j / st) of plane (i % st, j % st). A channel group holds st * st planes.
+
+struct qs_qdconv {
+    struct qs_qconv_shape s;
+    size_t n, c4, st;
+    size_t hq, wq, q4, g4;  // phase plane rows, columns and bytes; bytes per channel group
+    bool two_rows;          // tiles of two output rows (out_w == NR / 2)
+    qs_qgemm_weights *w;    // K order ((c / 4 * kh + i) * kw + j) * 4 + c % 4
+    qs_qdconv_ukernel_fn ukernel;  // NULL: the portable tile below
+    qs_qdconv_interleave_fn interleave;
+    int32_t *koff;          // [kc / 4]: byte offset of k-group g from a tile's pixel 0
+};
+
+static bool dconv_geometry(const struct qs_qconv_shape *s) {
+    if (s->flip || s->stride_h != s->stride_w || (s->stride_h != 1 && s->stride_h != 2) ||
+        s->dil_h != 1 || s->dil_w != 1 || !s->kh || !s->kw || !s->out_h || !s->out_w ||
+        !s->in_h || !s->in_w || !s->channels)
+        return false;
+    const size_t lim = (size_t)1 << 30;
+    if (s->out_h >= lim || s->out_w >= lim || s->kh >= lim || s->kw >= lim ||
+        s->pad_top >= lim || s->pad_left >= lim)
+        return false;
+    const size_t st = s->stride_h;
+    const size_t hp = (s->out_h - 1) * st + s->kh, wp = (s->out_w - 1) * st + s->kw;
+    const size_t hq = (hp + st - 1) / st, wq = (wp + st - 1) / st;
+    const size_t c4 = (s->channels + 3) / 4;
+    return hq * (wq + 2) < lim / 4 && c4 * st * st * hq * (wq + 2) * 4 < lim &&
+           c4 * s->kh * s->kw < lim;
+}
+
+static bool dconv_cfg_ok(const struct qs_qgemm_config *cfg) {
+    return cfg->kr == 4 && cfg->w_elem == 1 && cfg->x_elem == 1 && cfg->x_bias == 0 &&
+           cfg->nr <= 64 && cfg->mr <= 64 && cfg->nr % 2 == 0;
+}
+
+static qs_qdconv_ukernel_fn dconv_ukernel(const struct qs_qgemm_config *cfg) {
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+    if (cfg->ukernel == qs_qu8_qc8w_gemm_minmax_ukernel_16x16c4__avx512vnni)
+        return qs_qu8_qc8w_dconv_minmax_ukernel_16x16c4__avx512vnni;
+#endif
+    (void)cfg;
+    return NULL;
+}
+
+bool qs__qdconv_supported(const struct qs_qconv_shape *s, size_t n, bool fast) {
+    if (!n || !dconv_geometry(s)) return false;
+    if (!fast) return true;
+    const struct qs_qgemm_config *cfg = qs__qgemm_config_get(-128);
+    if (!dconv_cfg_ok(cfg) || !dconv_ukernel(cfg)) return false;
+    // Tiles are runs of one output row (or two rows of NR / 2): at least 3/4 of their
+    // lanes must be pixels.
+    const size_t nr = cfg->nr, tiles = (s->out_w + nr - 1) / nr;
+    return 2 * s->out_w == nr || 3 * tiles * nr <= 4 * s->out_w;
+}
+
+enum qs_status qs__qdconv_create(const struct qs_qconv_shape *s, size_t n, const int8_t *w,
+                                 const char *cfg_name, qs_qdconv **out) {
+    if (!qs__qdconv_supported(s, n, false)) return QS_STATUS_INVALID_ARG;
+    const struct qs_qgemm_config *cfg = NULL;
+    const size_t taps = s->kh * s->kw, k = s->channels * taps;
+    if (cfg_name) {
+        size_t nc;
+        const struct qs_qgemm_config *all = qs__qgemm_configs(&nc);
+        for (size_t i = 0; i < nc && !cfg; i++)
+            if (!strcmp(all[i].name, cfg_name)) cfg = &all[i];
+        if (!cfg) return QS_STATUS_INVALID_ARG;
+        if (!qs__qgemm_config_supported(cfg)) return QS_STATUS_UNSUPPORTED_HW;
+    } else {
+        int w_min = 127;
+        for (size_t i = 0; i < n * k; i++) w_min = QS_MIN(w_min, (int)w[i]);
+        cfg = qs__qgemm_config_get(w_min);
+    }
+    if (!dconv_cfg_ok(cfg)) return QS_STATUS_UNSUPPORTED_HW;
+    qs_qdconv *d = qs__calloc(1, sizeof *d);
+    if (!d) return QS_STATUS_NOMEM;
+    d->s = *s;
+    d->s.rows = NULL;
+    d->n = n;
+    d->c4 = (s->channels + 3) / 4;
+    d->st = s->stride_h;
+    const size_t hp = (s->out_h - 1) * d->st + s->kh, wp = (s->out_w - 1) * d->st + s->kw;
+    d->hq = (hp + d->st - 1) / d->st;
+    d->wq = (wp + d->st - 1) / d->st;
+    d->q4 = d->hq * d->wq * 4;
+    d->g4 = d->st * d->st * d->q4;
+    d->two_rows = 2 * s->out_w == cfg->nr;
+    const size_t kd = d->c4 * taps * 4;
+    int8_t *wd = qs__calloc(QS_MAX(n * kd, (size_t)1), 1);
+    d->koff = qs__malloc(sizeof(int32_t) * (kd / 4));
+    enum qs_status st = QS_STATUS_NOMEM;
+    if (!wd || !d->koff) goto done;
+    for (size_t m = 0; m < n; m++)
+        for (size_t c = 0; c < s->channels; c++)
+            for (size_t t = 0; t < taps; t++)
+                wd[m * kd + ((c / 4) * taps + t) * 4 + c % 4] = w[m * k + c * taps + t];
+    for (size_t cg = 0, g = 0; cg < d->c4; cg++)
+        for (size_t i = 0; i < s->kh; i++)
+            for (size_t j = 0; j < s->kw; j++, g++)
+                d->koff[g] = (int32_t)(cg * d->g4 + ((i % d->st) * d->st + j % d->st) * d->q4 +
+                                       ((i / d->st) * d->wq + j / d->st) * 4);
+    if ((st = qs__qgemm_pack_config(cfg, n, kd, wd, kd, &d->w)) != QS_STATUS_OK) goto done;
+    d->ukernel = dconv_ukernel(cfg);
+    d->interleave = qs__qdconv_interleave_scalar;
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+    if (d->ukernel) d->interleave = qs_qu8_dconv_interleave__avx512;
+#endif
+done:
+    qs__free(wd);
+    if (st != QS_STATUS_OK) {
+        qs__qdconv_destroy(d);
+        return st;
+    }
+    *out = d;
+    return QS_STATUS_OK;
+}
+
+void qs__qdconv_destroy(qs_qdconv *d) {
+    if (!d) return;
+    qs__qgemm_weights_destroy(d->w);
+    qs__free(d->koff);
+    qs__free(d);
+}
+
+const char *qs__qdconv_kernel_name(const qs_qdconv *d) { return d->w->cfg->name; }
+
+// Readable bytes past the last plane: a partial or two-row tile reads on into the next
+// rows (their lanes are never stored).
+static size_t dconv_slack(const qs_qdconv *d) { return 2 * d->wq * 4 + 256; }
+
+size_t qs__qdconv_scratch_size(const qs_qdconv *d) {
+    return 64 + per_channel_bytes(d->w) + d->c4 * d->g4 + dconv_slack(d);
+}
+
+// The portable tile: exact int32 sums (modulo 2^32, as every kernel), scalar epilogue.
+static void dconv_tile_scalar(const struct qs_qgemm_config *cfg, size_t mr, size_t nr,
+                              size_t kc, const int8_t *w, const uint8_t *x, const int32_t *koff,
+                              size_t x_row, void *c, size_t c_stride_n, size_t c_stride_p,
+                              const struct qs_qgemm_ukernel_params *p) {
+    const size_t MR = cfg->mr, half = cfg->nr / 2;
+    int32_t acc[64 * 64];
+    for (size_t m = 0; m < mr; m++)
+        for (size_t j = 0; j < nr; j++) {
+            const size_t at = x_row && j >= half ? x_row + 4 * (j - half) : 4 * j;
+            uint32_t a = (uint32_t)p->init[m];
+            for (size_t g = 0; g < kc / 4; g++) {
+                const int8_t *wg = w + g * MR * 4 + m * 4;
+                const uint8_t *xg = x + koff[g] + at;
+                for (size_t r = 0; r < 4; r++) a += (uint32_t)((int32_t)wg[r] * (int32_t)xg[r]);
+            }
+            acc[m * 64 + j] = (int32_t)a;
+        }
+    qs__qgemm_store_tile(mr, nr, acc, 64, c, c_stride_n, c_stride_p, p);
+}
+
+struct dconv_ctx {
+    const qs_qdconv *d;
+    const uint8_t *xp;  // the interleaved planes
+    char *c;
+    size_t c_stride_n;  // bytes
+    size_t es;
+    struct qs_qgemm_ukernel_params up;
+};
+
+// Channel tile t over pixels [ox, ox + nr) of output row oy (and row oy + 1 in two-row
+// mode, x_row != 0).
+static void dconv_tile(const struct dconv_ctx *r, size_t t, size_t oy, size_t ox, size_t nr,
+                       size_t x_row) {
+    const qs_qdconv *d = r->d;
+    const qs_qgemm_weights *w = d->w;
+    const struct qs_qgemm_config *cfg = w->cfg;
+    struct qs_qgemm_ukernel_params up = r->up;
+    const uint8_t *xb = r->xp + (oy * d->wq + ox) * 4;
+    const size_t n0 = t * cfg->mr, mr = QS_MIN((size_t)cfg->mr, w->n - n0);
+    up.init = r->up.init + n0;
+    up.scale = r->up.scale + n0;
+    up.fbias = r->up.fbias + n0;
+    const void *wt = (const char *)w->packed + t * w->tile_bytes;
+    char *ct = r->c + (oy * d->s.out_w + ox) * r->es + n0 * r->c_stride_n;
+    if (d->ukernel)
+        d->ukernel(mr, nr, w->kc, wt, xb, d->koff, x_row, ct, r->c_stride_n, r->es, &up);
+    else
+        dconv_tile_scalar(cfg, mr, nr, w->kc, wt, xb, d->koff, x_row, ct, r->c_stride_n, r->es,
+                          &up);
+}
+
+// Items are output rows, or pairs of rows in two-row mode. Channel tiles outermost: one
+// weight tile stays in L1 while it passes over the rows (the interleaved image of a range
+// of rows is what L2 holds).
+static void dconv_rows(void *ctx, size_t r0, size_t r1) {
+    const struct dconv_ctx *r = ctx;
+    const qs_qdconv *d = r->d;
+    const size_t NR = d->w->cfg->nr, OW = d->s.out_w;
+    for (size_t t = 0; t < d->w->n_tiles; t++)
+        for (size_t it = r0; it < r1; it++) {
+            if (d->two_rows) {
+                const size_t oy = 2 * it, rows = QS_MIN((size_t)2, d->s.out_h - oy);
+                dconv_tile(r, t, oy, 0, rows * OW, d->wq * 4);
+                continue;
+            }
+            for (size_t ox = 0; ox < OW; ox += NR) dconv_tile(r, t, it, ox, QS_MIN(NR, OW - ox), 0);
+        }
+}
+
+void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c, size_t c_stride_n,
+                    const struct qs_qgemm_params *params, void *scratch, qs_pool_t *pool) {
+    const struct qs_qconv_shape *s = &d->s;
+    struct dconv_ctx r = {.d = d, .c = c, .es = qs__qout_size(params->out_type)};
+    r.c_stride_n = c_stride_n * r.es;
+    uint8_t *xp = (uint8_t *)epilogue_setup(d->w, params, scratch, &r.up);
+    r.xp = xp;
+    const size_t plane = s->in_h * s->in_w;
+    // Image rows and columns some tap reads (a strided conv may skip the last ones).
+    const size_t rows = QS_MIN(s->in_h, d->hq * d->st - s->pad_top);
+    const size_t cols = QS_MIN(s->in_w, d->wq * d->st - s->pad_left);
+    // The zero point everywhere the interleave does not write: the padding of every plane
+    // and the missing channels of the last group (all of it when rows or columns are
+    // skipped, or for stride 2, where the planes interleave the borders), and the slack.
+    const bool whole = d->st != 1 || rows != s->in_h || cols != s->in_w;
+    if (whole || s->channels % 4) {
+        memset(xp, params->x_zp, d->c4 * d->g4 + dconv_slack(d));
+    } else {
+        const size_t wq4 = d->wq * 4, left = s->pad_left * 4, right = wq4 - left - cols * 4;
+        const size_t bottom = d->hq - s->pad_top - rows;
+        for (size_t cg = 0; cg < d->c4; cg++) {
+            uint8_t *pl = xp + cg * d->g4;
+            memset(pl, params->x_zp, s->pad_top * wq4 + left);
+            for (size_t i = 0; i + 1 < rows; i++)  // right border of row i, left of row i + 1
+                memset(pl + (s->pad_top + i) * wq4 + left + cols * 4, params->x_zp,
+                       right + left);
+            memset(pl + (s->pad_top + rows - 1) * wq4 + left + cols * 4, params->x_zp,
+                   right + bottom * wq4);
+        }
+        memset(xp + d->c4 * d->g4, params->x_zp, dconv_slack(d));
+    }
+    for (size_t cg = 0; cg < d->c4; cg++)
+        d->interleave(x + 4 * cg * plane, plane, s->channels - 4 * cg, rows, cols, s->in_w,
+                      d->st, s->pad_top, s->pad_left, d->wq, d->q4, xp + cg * d->g4);
+    const size_t items = d->two_rows ? (s->out_h + 1) / 2 : s->out_h;
+    if (qs__pool_threads(pool) <= 1) dconv_rows(&r, 0, items);
+    else qs__pool_run(pool, items, dconv_rows, &r);
+}
+
+void qs__qdconv_interleave_scalar(const uint8_t *x, size_t plane, size_t left, size_t rows,
+                                  size_t cols, size_t in_w, size_t st, size_t pad_top,
+                                  size_t pad_left, size_t wq, size_t q4, uint8_t *dst) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            const size_t y = i + pad_top, xx = j + pad_left;
+            uint8_t *o = dst + ((y % st) * st + xx % st) * q4 + ((y / st) * wq + xx / st) * 4;
+            for (size_t r = 0; r < 4 && r < left; r++) o[r] = x[r * plane + i * in_w + j];
+        }
 }
