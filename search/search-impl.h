@@ -74,6 +74,7 @@ struct qs_search_config {
     int ddpg_batch;                  // 64
     double init_delta, delta_decay;  // 0.5, 0.99
     int replay_size;                 // 0 = num_warmup * (layers + 1)
+    bool local_search;               // DDPG: refine each proposal by one-layer moves
     int population;                  // evolution
     double mutation_rate, crossover_rate;
     // Objective and reward.

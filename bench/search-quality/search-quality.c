@@ -7,6 +7,7 @@
 //
 //   build-x/bench/search-quality/bench-search-quality [--data DIR] [--table FILE]
 //       [--seeds N] [--budget-frac F] [--warmup W] [--max-acc-drop D] [--hidden H]
+//       [--local-search 0|1] (DDPG's local search; default: the config default, on)
 //
 // The reward is qs__reward's compress_first, objective compress_ratio, with an accuracy
 // floor acc0 - max_acc_drop: R = log2(c) + (acc - acc0) - 5 * 100 * max(0, A - acc).
@@ -175,7 +176,7 @@ int main(int argc, char **argv) {
     int seeds = 10, warmup = -1, hidden = 300;
     double budget_frac = 0.1, max_acc_drop = 0.01, init_delta = 0.5, delta_decay = -1;
     double lr_actor = 1e-4, lr_critic = 1e-3;
-    int replay = 0, episode_cap = 0;
+    int replay = 0, episode_cap = 0, local_search = -1;
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "";
         if (!strcmp(argv[i], "--data")) data = v, i++;
@@ -192,11 +193,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--replay")) replay = atoi(v), i++;
         else if (!strcmp(argv[i], "--max-episodes")) episode_cap = atoi(v), i++;
         else if (!strcmp(argv[i], "--lr-critic")) lr_critic = atof(v), i++;
+        else if (!strcmp(argv[i], "--local-search")) local_search = atoi(v), i++;
         else {
             fprintf(stderr, "usage: %s [--data DIR] [--table FILE] [--model ONNX] [--seeds N] "
                     "[--warmup W] [--hidden H] [--budget-frac F] [--max-acc-drop D] "
                     "[--init-delta S] [--delta-decay D] [--lr-actor A] [--lr-critic C]\n"
-                    "       [--replay EPISODES] [--max-episodes N]\n",
+                    "       [--replay EPISODES] [--max-episodes N] [--local-search 0|1]\n",
                     argv[0]);
             return 2;
         }
@@ -292,17 +294,19 @@ int main(int argc, char **argv) {
     cfg.lr_actor = lr_actor;
     cfg.replay_size = replay * (t.n_layers + 1);
     cfg.lr_critic = lr_critic;
+    if (local_search >= 0) cfg.local_search = local_search != 0;  // else the config default
     // NNCF sets delta_decay from the episode count ([0.960, 0.960, 0.980, ...][episodes // 100]).
     static const double nncf_decay[] = {0.960, 0.960, 0.980, 0.987, 0.992,
                                         0.993, 0.995, 0.995, 0.996, 0.996};
     cfg.delta_decay = delta_decay > 0 ? delta_decay
                                       : nncf_decay[QS_MIN(budget / 100, 9)];
     printf("budget %d evaluations (%.0f%% of %d); DDPG: hidden %d/%d, warm-up %d, batch %d, "
-           "lr %g/%g, tau %g, sigma0 %g, decay %g, replay %d episodes\n",
+           "lr %g/%g, tau %g, sigma0 %g, decay %g, replay %d episodes, local search %s\n",
            budget, 100 * budget_frac, t.n, cfg.hidden1, cfg.hidden2, cfg.num_warmup,
            cfg.ddpg_batch, cfg.lr_actor, cfg.lr_critic, cfg.tau, cfg.init_delta,
            cfg.delta_decay, cfg.replay_size > 0 ? cfg.replay_size / (t.n_layers + 1)
-                                                 : cfg.num_warmup);
+                                                 : cfg.num_warmup,
+           cfg.local_search ? "on" : "off");
     printf("episodes stop at %d evaluations (distinct candidates) or %d episodes\n", budget,
            max_episodes);
     printf("\n| seed | DDPG best | gap %% | found at eval | evals | episodes | random best | "

@@ -52,6 +52,7 @@ static struct qs_search_config config(enum qs_algo algo, uint64_t seed) {
     c.init_delta = 0.5;
     c.delta_decay = 0.95;
     c.num_warmup = 10;
+    c.local_search = true;
     c.population = 16;
     return c;
 }
@@ -198,22 +199,42 @@ static void exhaustive_once(void) {
     printf("exhaustive: %d candidates, each once\n", total);
 }
 
-static void ddpg_learns(void) {
+static void ddpg_learns(bool local_search) {
     struct qs_space *s = fake_space(10, 2, 1, 1);  // tied bits, no sparsity: 1,024 candidates
     int wins = 0;
     for (uint64_t seed = 1; seed <= 3; seed++) {
-        qs_agent *a = make(QS_ALGO_DDPG, seed, s), *r = make(QS_ALGO_RANDOM, seed, s);
+        struct qs_search_config c = config(QS_ALGO_DDPG, seed);
+        c.local_search = local_search;
+        qs_agent *a, *r = make(QS_ALGO_RANDOM, seed, s);
+        ASSERT_OK(qs__agent_create(&c, s, &a, NULL));
         double bd = -1e9, br = -1e9;
         double md = run(a, s, 0, 200, 20, NULL, &bd);
         double mr = run(r, s, 0, 200, 20, NULL, &br);
-        printf("ddpg seed %d: last-20 mean %.3f (best %.3f) vs random %.3f (best %.3f); "
-               "optimum %.3f\n", (int)seed, md, bd, mr, br, 7 / 10.0);
+        printf("ddpg%s seed %d: last-20 mean %.3f (best %.3f) vs random %.3f (best %.3f); "
+               "optimum %.3f\n", local_search ? "" : " (no local search)", (int)seed, md, bd,
+               mr, br, 7 / 10.0);
         wins += md > mr + 0.1;
         a->ops->destroy(a);
         r->ops->destroy(r);
     }
     ASSERT_TRUE(wins >= 2);
     qs__space_destroy(s);
+}
+
+// The local search's moves on a continuous sparsity dimension (steps) and on 2 x 2 bit
+// choices: actions stay in [0, 1] and the search reaches the optimum of the synthetic reward.
+static void ddpg_local_search_spaces(void) {
+    for (int cont = 0; cont <= 1; cont++) {
+        struct qs_space *s = cont ? fake_space(6, 2, 1, 0) : fake_space(6, 2, 2, 4);
+        qs_agent *a = make(QS_ALGO_DDPG, 7, s);
+        double best = -1e9;
+        run(a, s, 0, 120, 0, NULL, &best);
+        printf("ddpg local search, %s sparsity: best %.3f (optimum %.3f)\n",
+               cont ? "continuous" : "discrete", best, 4 / 6.0);
+        ASSERT_TRUE(best > 4 / 6.0 - 1e-9);
+        a->ops->destroy(a);
+        qs__space_destroy(s);
+    }
 }
 
 static void evolution_front(void) {
@@ -249,7 +270,9 @@ int main(void) {
     determinism_and_resume(QS_ALGO_DDPG);
     determinism_and_resume(QS_ALGO_EVOLUTION);
     exhaustive_once();
-    ddpg_learns();
+    ddpg_learns(false);
+    ddpg_learns(true);
+    ddpg_local_search_spaces();
     evolution_front();
     printf("ok\n");
     return 0;
