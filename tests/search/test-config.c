@@ -148,9 +148,9 @@ static void test_examples(void) {
             fprintf(stderr, "%s\n  loaded:    %s\n  read back: %s\n", files[i], a, b);
             ASSERT_TRUE(0);
         }
-        // Where ../shared/data is present, every input file of the examples exists (the
-        // latency table is checked once it ships).
-        if (qs_test_shared("cifar10-resnet") && !cfg.lut)
+        // Where ../shared/data is present, every input file of the examples exists, the
+        // shipped latency table included.
+        if (qs_test_shared("cifar10-resnet"))
             ASSERT_OK(qs__config_check_files(&cfg, &diag));
         free(a);
         free(b);
