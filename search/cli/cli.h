@@ -79,7 +79,7 @@ struct cli_args {
     // lut: build/validate (the action is the positional argument, in `model`)
     struct cli_strs lut_models;  ///< --model M.onnx (repeatable)
     const char *lut_grid, *lut_bits, *lut_sparsity, *lut_pattern;
-    int64_t lut_repeats, lut_random, lut_mixed;
+    int64_t lut_repeats, lut_random, lut_mixed, lut_rounds;
     bool lut_force;
 };
 

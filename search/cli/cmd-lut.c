@@ -190,6 +190,23 @@ static void summarize(const char *what, double *errs, int n) {
            100.0 * w10 / n);
 }
 
+// Median over the rounds of candidate k of its measured median (which 0), p10 (1) or p90 (2).
+static double round_median(const struct qs_lut_measurement *res, int k, int rounds, int which) {
+    double v[64];
+    int n = 0;
+    for (int r = 0; r < rounds && n < 64; r++) {
+        const struct qs_lut_measurement *m = &res[(size_t)k * (size_t)rounds + (size_t)r];
+        v[n++] = which == 0 ? m->measured_ms : which == 1 ? m->p10_ms : m->p90_ms;
+    }
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static int cmd_validate(const struct cli_args *a) {
     struct qs_diag diag = {{0}};
     qs_lut_t *lut = NULL;
@@ -258,48 +275,70 @@ static int cmd_validate(const struct cli_args *a) {
                    1e6 * (t1 - t0) / calls, e.lookups, e.misses);
         }
         printf("model %s (%d layers), table %s\n", path, qs_graph_layer_count(g), a->lut);
+        // Every candidate first (the same draws as one at a time), then the measurements:
+        // round r measures candidates 0..n-1 in turn; a candidate's result is the median of
+        // its rounds.
+        const int rounds = (int)a->lut_rounds;
+        qs_policy_t **pols = calloc((size_t)n_cand, sizeof *pols);
+        struct qs_lut_measurement *res = calloc((size_t)n_cand * (size_t)rounds, sizeof *res);
+        if (!pols || !res) code = cli_error(CLI_EXIT_FAILURE, "out of memory");
         uint64_t seed = 0x5EED + (uint64_t)mi;
         for (int k = 0; k < n_cand && code == CLI_EXIT_OK; k++) {
-            qs_policy_t *p = fixed;
-            if (a->lut_random > 0) {
-                if (qs_policy_create(&p) != QS_STATUS_OK) {
-                    code = cli_error(CLI_EXIT_FAILURE, "out of memory");
-                    break;
-                }
-                for (int l = 0; l < qs_graph_layer_count(g); l++) {
-                    struct qs_layer_info li;
-                    qs_graph_layer_info(g, l, &li);
-                    struct qs_layer_policy lp = qs_layer_policy_default();
-                    lp.w_bits = rng_next(&seed) & 1 ? 8 : 32;
-                    lp.a_bits = rng_next(&seed) & 1 ? 8 : 32;
-                    lp.sparsity = sp[rng_next(&seed) % (uint64_t)ns];
-                    snprintf(lp.pattern, sizeof lp.pattern, "%s", a->lut_pattern);
-                    qs_policy_set(p, li.name, &lp, NULL);
-                }
-            }
-            if (nc.print_nodes)
-                printf("  %-40s %-22s %9s %9s %8s\n", "node", "op", "meas ms", "table ms", "error");
-            struct qs_lut_measurement r;
-            st = qs_lut_validate_policy(lut, m, p, (int)a->lut_repeats, on_node, &nc, &r, &diag);
-            if (p != fixed) qs_policy_destroy(p);
-            if (st != QS_STATUS_OK) {
-                code = cli_fail(st, &diag, path);
+            pols[k] = fixed;
+            if (a->lut_random <= 0) continue;
+            if (qs_policy_create(&pols[k]) != QS_STATUS_OK) {
+                code = cli_error(CLI_EXIT_FAILURE, "out of memory");
                 break;
             }
-            double err = (r.predicted_ms - r.measured_ms) / r.measured_ms;
-            double err10 = (r.predicted_p10_ms - r.p10_ms) / r.p10_ms;
-            errs[n_err] = fabs(err);
-            errs10[n_err++] = fabs(err10);
-            printf("  candidate %3d: measured %8.4f ms (p10 %.4f, p90 %.4f)  table %8.4f ms "
-                   "(p10 %.4f)  error %+6.2f%% (p10 %+6.2f%%)  %d lookups, %d estimated\n", k,
-                   r.measured_ms, r.p10_ms, r.p90_ms, r.predicted_ms, r.predicted_p10_ms,
-                   100.0 * err, 100.0 * err10, r.lookups, r.misses);
-            if (csv)
-                fprintf(csv, "%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%d\n", path, k,
-                        r.measured_ms, r.p10_ms, r.p90_ms, r.predicted_ms, r.predicted_p10_ms,
-                        err, err10, r.lookups, r.misses);
-            fflush(stdout);
+            for (int l = 0; l < qs_graph_layer_count(g); l++) {
+                struct qs_layer_info li;
+                qs_graph_layer_info(g, l, &li);
+                struct qs_layer_policy lp = qs_layer_policy_default();
+                lp.w_bits = rng_next(&seed) & 1 ? 8 : 32;
+                lp.a_bits = rng_next(&seed) & 1 ? 8 : 32;
+                lp.sparsity = sp[rng_next(&seed) % (uint64_t)ns];
+                snprintf(lp.pattern, sizeof lp.pattern, "%s", a->lut_pattern);
+                qs_policy_set(pols[k], li.name, &lp, NULL);
+            }
         }
+        for (int rd = 0; rd < rounds && code == CLI_EXIT_OK; rd++)
+            for (int k = 0; k < n_cand && code == CLI_EXIT_OK; k++) {
+                // Per-node errors from the last round only (one sample set per node).
+                const bool last = rd == rounds - 1;
+                if (last && nc.print_nodes)
+                    printf("  %-40s %-22s %9s %9s %8s\n", "node", "op", "meas ms", "table ms",
+                           "error");
+                struct qs_lut_measurement *r = &res[(size_t)k * (size_t)rounds + (size_t)rd];
+                st = qs_lut_validate_policy(lut, m, pols[k], (int)a->lut_repeats,
+                                            last ? on_node : NULL, &nc, r, &diag);
+                if (st != QS_STATUS_OK) {
+                    code = cli_fail(st, &diag, path);
+                    break;
+                }
+                if (!last) continue;
+                struct qs_lut_measurement rm = *r;
+                rm.measured_ms = round_median(res, k, rounds, 0);
+                rm.p10_ms = round_median(res, k, rounds, 1);
+                rm.p90_ms = round_median(res, k, rounds, 2);
+                rm.runs = rounds * r->runs;
+                double err = (rm.predicted_ms - rm.measured_ms) / rm.measured_ms;
+                double err10 = (rm.predicted_p10_ms - rm.p10_ms) / rm.p10_ms;
+                errs[n_err] = fabs(err);
+                errs10[n_err++] = fabs(err10);
+                printf("  candidate %3d: measured %8.4f ms (p10 %.4f, p90 %.4f)  table %8.4f ms "
+                       "(p10 %.4f)  error %+6.2f%% (p10 %+6.2f%%)  %d lookups, %d estimated\n",
+                       k, rm.measured_ms, rm.p10_ms, rm.p90_ms, rm.predicted_ms,
+                       rm.predicted_p10_ms, 100.0 * err, 100.0 * err10, rm.lookups, rm.misses);
+                if (csv)
+                    fprintf(csv, "%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%d\n", path, k,
+                            rm.measured_ms, rm.p10_ms, rm.p90_ms, rm.predicted_ms,
+                            rm.predicted_p10_ms, err, err10, rm.lookups, rm.misses);
+                fflush(stdout);
+            }
+        for (int k = 0; pols && k < n_cand; k++)
+            if (pols[k] != fixed) qs_policy_destroy(pols[k]);
+        free(pols);
+        free(res);
         if (code == CLI_EXIT_OK) {
             printf("  per-node error by op (sum |table - measured| / sum measured):\n");
             for (int i = 0; i < nc.n_ops; i++)

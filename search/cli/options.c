@@ -120,6 +120,10 @@ static const struct cli_option options[] = {
      "lut build: more models to measure, one ONNX path per line ('#' comments)."},
     {"repeats", 0, "N", OPT_INT, F(lut_repeats), "50", 1, 100000, ON(LUT), NULL,
      "lut: timed runs per configuration (median, p10, p90 recorded)."},
+    {"rounds", 0, "N", OPT_INT, F(lut_rounds), "1", 1, 64, ON(LUT), NULL,
+     "lut validate: measure every candidate N times, interleaved (round 1 of each, then "
+     "round 2...), and keep the median of its rounds: the machine's drift over seconds hits "
+     "every candidate alike instead of whole candidates."},
     {"bits", 0, "LIST", OPT_STR, F(lut_bits), "8,32", 0, 0, ON(LUT), NULL,
      "lut build: bit widths combined for weights and activations."},
     {"sparsity", 0, "LIST", OPT_STR, F(lut_sparsity), "0", 0, 0, ON(LUT) | ON(PRUNE), NULL,
