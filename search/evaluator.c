@@ -160,7 +160,7 @@ static int32_t argmax(const float *y, int64_t n) {
 // every batch of the evaluation set and restored instead of recomputed. A cut's key digests
 // every executed node before it (ops, attributes, constants by content, tensor names and
 // shapes; ir/session.c), so a hit is a prefix identical to the stored one. Memory is
-// bounded (QS_REUSE_MB, default 512; 0 turns reuse off); the least recently used entries go.
+// bounded (config key reuse_mb, default 512 MiB; 0 turns reuse off); the least recently used entries go.
 //
 // Where to store: a cut that a later candidate will share. The evaluator keeps the keys of
 // every cut it has run (no data) and, per candidate, the deepest layer depth at which the
@@ -221,9 +221,7 @@ static uint64_t reuse_mix(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-static struct reuse *reuse_create(void) {
-    const char *env = getenv("QS_REUSE_MB");
-    long mb = env && *env ? strtol(env, NULL, 10) : 512;
+static struct reuse *reuse_create(int mb) {
     if (mb <= 0) return NULL;
     struct reuse *r = qs__calloc(1, sizeof *r);
     if (!r) return NULL;
@@ -950,7 +948,7 @@ enum qs_status qs__evaluator_create(const struct qs_search_config *cfg, const ch
     ev->batch = cfg->eval_batch > 0 ? cfg->eval_batch : 32;
     ev->threads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (ev->threads < 1) ev->threads = 1;
-    ev->reuse = reuse_create();
+    ev->reuse = reuse_create(cfg->reuse_mb);
     enum qs_status st = qs_policy_create(&ev->fp32);
     if (st != QS_STATUS_OK) {
         qs__diag(diag, st, "out of memory");

@@ -53,6 +53,7 @@ struct qs_search_config {
     int64_t eval_offset;             // evaluation samples skipped at the start (e.g. the
                                      // calibration images when both use one file)
     int eval_batch;
+    int reuse_mb;                    // prefix reuse memory (evaluator.c); 0 = off
     // Search space.
     int w_bits[2], n_w_bits;         // candidates among {8, 32}
     int a_bits[2], n_a_bits;

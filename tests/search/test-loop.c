@@ -102,6 +102,18 @@ static void test_determinism(void) {
     snprintf(pc, sizeof pc, "%s/episodes.csv", dir_of("det-c"));
     char *jc = slurp(pc);
     ASSERT_TRUE(strcmp(ja, jc) != 0);
+    // Prefix reuse restores activations instead of recomputing them: off, or with a store
+    // so small that it evicts all the time, the journal is the same bytes.
+    for (int i = 0; i < 2; i++) {
+        struct qs_search_result e;
+        const char *kv3[] = {"max_episode", "30", "seed", "5", "reuse_mb", i ? "1" : "0", NULL};
+        ASSERT_OK(run_demo(dir_of(i ? "det-r1" : "det-r0"), &e, &d, kv3));
+        char pe[1300];
+        snprintf(pe, sizeof pe, "%s/episodes.csv", dir_of(i ? "det-r1" : "det-r0"));
+        char *je = slurp(pe);
+        ASSERT_TRUE(je && strcmp(ja, je) == 0);
+        free(je);
+    }
     free(ja);
     free(jb);
     free(jc);
