@@ -60,8 +60,12 @@ int main(void) {
     char *t = cli_slurp(table, NULL);
     char *last = strrchr(t, ',');
     ASSERT_TRUE(last != NULL);
-    strcpy(last, ",abc\n");
-    cli_write(bad, t, strlen(t));
+    *last = 0;
+    char *b2 = malloc(strlen(t) + 8);
+    ASSERT_TRUE(b2 != NULL);
+    snprintf(b2, strlen(t) + 8, "%s,abc\n", t);
+    cli_write(bad, b2, strlen(b2));
+    free(b2);
     free(t);
     r = CLI_RUN("lut", "validate", "--model", model, "--lut", bad);
     CLI_EXPECT_ERROR(r, 2, "bad.yaml:");
