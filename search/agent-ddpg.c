@@ -82,6 +82,7 @@ struct ddpg {
     int n_moves, fails, mode, move;
     uint8_t *tried;
     float *nb_a, *q_in, *q_out, *q_base, *m_score;
+    int *m_idx;  // the moves of one critic batch
 };
 
 static void ddpg_destroy(qs_agent *a) {
@@ -107,6 +108,7 @@ static void ddpg_destroy(qs_agent *a) {
     qs__free(g->q_out);
     qs__free(g->q_base);
     qs__free(g->m_score);
+    qs__free(g->m_idx);
     qs__free(g->plan_s);
     qs__free(g->plan_a);
     qs__free(g);
@@ -276,8 +278,7 @@ static int next_move(struct ddpg *g) {
         qs__mlp_forward(g->critic, g->q_in, n, g->q_out);
         memcpy(&qb[l0], g->q_out, (size_t)n * sizeof(float));
     }
-    int best = -1, n = 0, idx[512];
-    QS_ASSERT(B <= (int)QS_COUNTOF(idx));
+    int best = -1, n = 0, *idx = g->m_idx;
     for (int m = 0; m <= g->n_moves; m++) {
         if (m < g->n_moves && !g->tried[m]) {
             int l = apply_move(g, m);
@@ -640,8 +641,9 @@ enum qs_status qs__agent_ddpg_create(const struct qs_search_config *cfg,
     g->q_base = falloc((size_t)L);
     g->m_score = falloc((size_t)g->n_moves);
     g->tried = qs__calloc((size_t)QS_MAX(g->n_moves, 1), 1);
+    g->m_idx = qs__calloc((size_t)B, sizeof(int));
     if (!g->inc_a || !g->inc_s || !g->nb_a || !g->q_in || !g->q_out || !g->q_base ||
-        !g->m_score || !g->tried)
+        !g->m_score || !g->tried || !g->m_idx)
         goto nomem;
     if (!g->ep_s || !g->ep_a || !g->rs || !g->ra || !g->rr || !g->order || !g->b_s ||
         !g->b_sa || !g->b_s2a2 || !g->b_r || !g->b_mask || !g->b_q || !g->b_dq || !g->b_dsa ||
