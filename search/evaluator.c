@@ -160,7 +160,8 @@ static int32_t argmax(const float *y, int64_t n) {
 // every batch of the evaluation set and restored instead of recomputed. A cut's key digests
 // every executed node before it (ops, attributes, constants by content, tensor names and
 // shapes; ir/session.c), so a hit is a prefix identical to the stored one. Memory is
-// bounded (config key reuse_mb, default 512 MiB; 0 turns reuse off); the least recently used entries go.
+// bounded (config key reuse_mb, default 512 MiB; 0 turns reuse off); the least recently
+// used entries go.
 //
 // Where to store: a cut that a later candidate will share. The evaluator keeps the keys of
 // every cut it has run (no data) and, per candidate, the deepest layer depth at which the
