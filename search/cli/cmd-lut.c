@@ -204,6 +204,7 @@ static double round_median(const struct qs_lut_measurement *res, int k, int roun
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
+    if (n == 0) return 0.0;
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
