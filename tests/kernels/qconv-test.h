@@ -153,3 +153,37 @@ static void qconv_case_free(struct qconv_case *c) {
     free(c->scale);
     free(c->fbias);
 }
+
+// The test's main: run_case(0..399) for every GEMM variant this CPU runs and `filter`
+// accepts (NULL: all; otherwise it returns why a variant is skipped, or NULL), each from the
+// same seed (QS_TEST_SEED or `default_seed`). `fast` names what g_fast counts.
+static int qconv_main(uint64_t default_seed, const char *(*filter)(const struct qs_qgemm_config *),
+                      void (*run_case)(int), const char *fast) {
+    const char *env = getenv("QS_TEST_SEED");
+    g_seed = env ? strtoull(env, NULL, 0) : default_seed;
+    if (!g_seed) g_seed = 1;
+    ASSERT_OK(qs__pool_create(3, &g_pool));
+    size_t count;
+    const struct qs_qgemm_config *cfgs = qs__qgemm_configs(&count);
+    int ran = 0;
+    for (size_t i = 0; i < count; i++) {
+        g_cfg = &cfgs[i];
+        const char *why = !qs__qgemm_config_supported(g_cfg) ? "the CPU lacks its ISA"
+                          : filter                          ? filter(g_cfg)
+                                                            : NULL;
+        if (why) {
+            printf("SKIP %s: %s\n", g_cfg->name, why);
+            continue;
+        }
+        g_state = g_seed;
+        long before = g_cases, fast0 = g_fast;
+        for (int it = 0; it < 400; it++) run_case(it);
+        printf("ok   %s (%ld cases, %ld %s)\n", g_cfg->name, g_cases - before, g_fast - fast0,
+               fast);
+        ran++;
+    }
+    qs__pool_destroy(g_pool);
+    if (!ran) QS_TEST_SKIP("no integer GEMM variant for this test can run on this CPU");
+    printf("%d variants, %ld cases, seed %" PRIu64 "\n", ran, g_cases, g_seed);
+    return 0;
+}

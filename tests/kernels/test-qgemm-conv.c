@@ -60,28 +60,5 @@ static void run_case(int it) {
 }
 
 int main(void) {
-    const char *env = getenv("QS_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 0) : UINT64_C(0x5eed0c0f);
-    if (!g_seed) g_seed = 1;
-    ASSERT_OK(qs__pool_create(3, &g_pool));
-    size_t count;
-    const struct qs_qgemm_config *cfgs = qs__qgemm_configs(&count);
-    int ran = 0;
-    for (size_t i = 0; i < count; i++) {
-        g_cfg = &cfgs[i];
-        if (!qs__qgemm_config_supported(g_cfg)) {
-            printf("SKIP %s: the CPU lacks its ISA\n", g_cfg->name);
-            continue;
-        }
-        g_state = g_seed;
-        long before = g_cases, fast = g_fast;
-        for (int it = 0; it < 400; it++) run_case(it);
-        printf("ok   %s (%ld cases, %ld with a vectorized packer)\n", g_cfg->name,
-               g_cases - before, g_fast - fast);
-        ran++;
-    }
-    qs__pool_destroy(g_pool);
-    if (!ran) QS_TEST_SKIP("no integer GEMM variant can run on this CPU");
-    printf("%d variants, %ld cases, seed %" PRIu64 "\n", ran, g_cases, g_seed);
-    return 0;
+    return qconv_main(UINT64_C(0x5eed0c0f), NULL, run_case, "with a vectorized packer");
 }

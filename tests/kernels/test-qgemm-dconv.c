@@ -56,33 +56,12 @@ static void run_case(int it) {
     qconv_case_free(&c);
 }
 
+static const char *c4_only(const struct qs_qgemm_config *cfg) {
+    return cfg->kr != 4 || cfg->w_elem != 1 || cfg->x_bias != 0 ? "not the c4 byte layout"
+                                                                : NULL;
+}
+
 int main(void) {
-    const char *env = getenv("QS_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 0) : UINT64_C(0x5eedd0c4);
-    if (!g_seed) g_seed = 1;
-    ASSERT_OK(qs__pool_create(3, &g_pool));
-    size_t count;
-    const struct qs_qgemm_config *cfgs = qs__qgemm_configs(&count);
-    int ran = 0;
-    for (size_t i = 0; i < count; i++) {
-        g_cfg = &cfgs[i];
-        if (!qs__qgemm_config_supported(g_cfg)) {
-            printf("SKIP %s: the CPU lacks its ISA\n", g_cfg->name);
-            continue;
-        }
-        if (g_cfg->kr != 4 || g_cfg->w_elem != 1 || g_cfg->x_bias != 0) {
-            printf("SKIP %s: not the c4 byte layout\n", g_cfg->name);
-            continue;
-        }
-        g_state = g_seed;
-        long before = g_cases, fast = g_fast;
-        for (int it = 0; it < 400; it++) run_case(it);
-        printf("ok   %s (%ld cases, %ld where the direct path is the fast one)\n", g_cfg->name,
-               g_cases - before, g_fast - fast);
-        ran++;
-    }
-    qs__pool_destroy(g_pool);
-    if (!ran) QS_TEST_SKIP("no c4 integer GEMM variant can run on this CPU");
-    printf("%d variants, %ld cases, seed %" PRIu64 "\n", ran, g_cases, g_seed);
-    return 0;
+    return qconv_main(UINT64_C(0x5eedd0c4), c4_only, run_case,
+                      "where the direct path is the fast one");
 }
