@@ -194,11 +194,85 @@ static void test_residual_fit(void) {
     qs_lut_destroy(l);
 }
 
+// Random damage to a valid table (bytes replaced by format characters, bytes dropped,
+// lines repeated, the file cut short) loads or fails with a parse error naming the file;
+// never a crash or an over-read (the sanitizer round runs this too). Seeded.
+static void test_mutations(void) {
+    char base[4096];
+    snprintf(base, sizeof base, "%s", header());
+    char *at = strstr(base, "...\n");
+    char rest[2048];
+    snprintf(rest, sizeof rest, "%s", at);
+    snprintf(at, sizeof base - (size_t)(at - base),
+             "  run_residual: [[0.2, 0.001], [1.5, 0.03]]\n%s" ROW_OK
+             "Relu,float32:1x16,float32:1x16,-,-,-,-,32,32,0,0.7,0.6,0.8,10\n"
+             "Relu,float32:1x16,float32:1x16,-,-,-,-,32,32,0.5,0.6,0.5,0.7,10\n",
+             rest);
+    struct qs_diag d;
+    const char *p = tmp_path("mut.yaml");
+    write_file(p, base);
+    qs_lut_t *l = NULL;
+    ASSERT_OK(qs_lut_load(p, &l, &d));
+    qs_lut_destroy(l);
+    const char *env = getenv("QS_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 0) : 0x7ab1e5ull, x = seed ? seed : 1;
+    static const char alphabet[] = ",:\n[]-.09aZ \"#x";
+    const size_t n = strlen(base);
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 600; it++) {
+        char text[8192];
+        memcpy(text, base, n + 1);
+        size_t len = n;
+        for (int k = 0; k < 1 + it % 3; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t i = (size_t)(x >> 8) % len;
+            switch ((x >> 3) % 4) {
+            case 0:  // replace a byte
+                text[i] = alphabet[(x >> 40) % (sizeof alphabet - 1)];
+                break;
+            case 1:  // drop a byte
+                memmove(text + i, text + i + 1, len - i);
+                len--;
+                break;
+            case 2: {  // repeat the line that holds byte i
+                size_t a = i, b = i;
+                while (a > 0 && text[a - 1] != '\n') a--;
+                while (b < len && text[b] != '\n') b++;
+                size_t ln = b - a + (b < len);
+                if (len + ln >= sizeof text) break;
+                memmove(text + a + ln, text + a, len - a + 1);
+                len += ln;
+                break;
+            }
+            default:  // cut the file short
+                text[i] = 0;
+                len = i;
+            }
+            if (len == 0) break;
+        }
+        write_file(p, text);
+        l = NULL;
+        memset(&d, 0, sizeof d);
+        enum qs_status st = qs_lut_load(p, &l, &d);
+        qs_lut_destroy(l);
+        if (st != QS_STATUS_OK && (st != QS_STATUS_PARSE || !strstr(d.msg, p))) {
+            fprintf(stderr, "seed %#llx iteration %d: status %d, '%s'\n--\n%s\n--\n",
+                    (unsigned long long)seed, it, st, d.msg, text);
+            exit(1);
+        }
+        st == QS_STATUS_OK ? ok++ : bad++;
+    }
+    printf("mutations: %d loaded, %d refused naming the file (seed %#llx)\n", ok, bad,
+           (unsigned long long)seed);
+    ASSERT_TRUE(bad > 0);
+}
+
 int main(void) {
     if (access(tiny_model(), R_OK) != 0) QS_TEST_SKIP("fixture %s missing", tiny_model());
     test_round_trip();
     test_bad_input();
     test_residual_fit();
+    test_mutations();
     cleanup_tmp();
     printf("ok\n");
     return 0;
