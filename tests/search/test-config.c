@@ -586,10 +586,74 @@ static void test_cli(void) {
     unlink(path);
 }
 
+// Random damage to a shipped config (bytes replaced by YAML punctuation, dropped, lines
+// repeated, the text cut short) loads and validates, or fails with a message naming the
+// file; never a crash (the sanitizer round runs this too). Seeded.
+static void test_mutations(void) {
+    FILE *f = fopen(repo("configs/digits-demo.yaml"), "rb");
+    ASSERT_TRUE(f != NULL);
+    char base[8192];
+    size_t n = fread(base, 1, sizeof base - 1, f);
+    fclose(f);
+    base[n] = 0;
+    ASSERT_TRUE(n > 100 && n < sizeof base / 2);
+    const char *env = getenv("QS_TEST_SEED");
+    uint64_t seed = env ? strtoull(env, NULL, 0) : 0xc0f1ull, x = seed ? seed : 1;
+    static const char alphabet[] = ":-[]{},#'\"\n 0a.&*!|>%@";
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 600; it++) {
+        char text[16384];
+        memcpy(text, base, n + 1);
+        size_t len = n;
+        for (int k = 0; k < 1 + it % 3 && len > 0; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t i = (size_t)(x >> 8) % len;
+            switch ((x >> 3) % 4) {
+            case 0:
+                text[i] = alphabet[(x >> 40) % (sizeof alphabet - 1)];
+                break;
+            case 1:
+                memmove(text + i, text + i + 1, len - i);
+                len--;
+                break;
+            case 2: {
+                size_t a = i, b = i;
+                while (a > 0 && text[a - 1] != '\n') a--;
+                while (b < len && text[b] != '\n') b++;
+                size_t ln = b - a + (b < len);
+                if (len + ln >= sizeof text) break;
+                memmove(text + a + ln, text + a, len - a + 1);
+                len += ln;
+                break;
+            }
+            default:
+                text[i] = 0;
+                len = i;
+            }
+        }
+        struct qs_search_config cfg;
+        struct qs_diag diag = {{0}};
+        enum qs_status st = qs__config_load_string(text, "mut.yaml", &cfg, &diag);
+        if (st == QS_STATUS_OK) st = qs__config_validate(&cfg, &diag);
+        qs__config_free(&cfg);
+        if (st != QS_STATUS_OK && ((st != QS_STATUS_PARSE && st != QS_STATUS_INVALID_ARG) ||
+                                   !strstr(diag.msg, "mut.yaml"))) {
+            fprintf(stderr, "seed %#llx iteration %d: status %d, '%s'\n--\n%s\n--\n",
+                    (unsigned long long)seed, it, (int)st, diag.msg, text);
+            exit(1);
+        }
+        st == QS_STATUS_OK ? ok++ : bad++;
+    }
+    printf("mutations: %d loaded, %d refused naming the file (seed %#llx)\n", ok, bad,
+           (unsigned long long)seed);
+    ASSERT_TRUE(bad > 0 && ok > 0);
+}
+
 int main(void) {
     test_defaults();
     test_examples();
     test_bad_input();
+    test_mutations();
     test_overrides();
     test_paths();
     test_json();
