@@ -2,6 +2,7 @@
 // (exit 77, reported as SKIP by ctest), and helpers to find shared data.
 #pragma once
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,4 +61,42 @@ static inline const char *qs_test_data(const char *rel) {
     char *p = buf[k++ % 8];
     snprintf(p, 4096, "%s/%s", root ? root : "fixtures", rel);
     return p;
+}
+
+// Damages a text in place for the bad-input tests of the file loaders: `edits` random edits,
+// each replacing a byte with one of `alphabet`, dropping a byte, repeating the line that
+// holds a byte, or cutting the text short. `text` holds `len` bytes and a NUL in a buffer of
+// `cap`; returns the new length. `state` is an xorshift64 state (non-zero).
+static inline size_t qs_test_mutate(char *text, size_t len, size_t cap, uint64_t *state,
+                                    const char *alphabet, int edits) {
+    uint64_t x = *state;
+    const size_t n_alpha = strlen(alphabet);
+    for (int k = 0; k < edits && len > 0; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t i = (size_t)(x >> 8) % len;
+        switch ((x >> 3) % 4) {
+        case 0:
+            text[i] = alphabet[(x >> 40) % n_alpha];
+            break;
+        case 1:
+            memmove(text + i, text + i + 1, len - i);
+            len--;
+            break;
+        case 2: {
+            size_t a = i, b = i;
+            while (a > 0 && text[a - 1] != '\n') a--;
+            while (b < len && text[b] != '\n') b++;
+            size_t ln = b - a + (b < len);
+            if (len + ln >= cap) break;
+            memmove(text + a + ln, text + a, len - a + 1);
+            len += ln;
+            break;
+        }
+        default:
+            text[i] = 0;
+            len = i;
+        }
+    }
+    *state = x;
+    return len;
 }

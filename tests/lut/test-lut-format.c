@@ -153,7 +153,8 @@ static void test_bad_input(void) {
 
 // The per-run residual fitted from job records: a curve by the sum of the nodes that
 // follows a step (runs shorter than 1 ms meet no interruption, longer ones 2% of their
-// length), its share of the run made non-decreasing; older records (nodes and residual only) keep the linear fit.
+// length), its share of the run made non-decreasing; older records (nodes and residual
+// only) keep the linear fit.
 static void test_residual_fit(void) {
     qs_lut_t *l;
     ASSERT_OK(qs__lut_create(&l));
@@ -222,34 +223,7 @@ static void test_mutations(void) {
     for (int it = 0; it < 600; it++) {
         char text[8192];
         memcpy(text, base, n + 1);
-        size_t len = n;
-        for (int k = 0; k < 1 + it % 3; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            size_t i = (size_t)(x >> 8) % len;
-            switch ((x >> 3) % 4) {
-            case 0:  // replace a byte
-                text[i] = alphabet[(x >> 40) % (sizeof alphabet - 1)];
-                break;
-            case 1:  // drop a byte
-                memmove(text + i, text + i + 1, len - i);
-                len--;
-                break;
-            case 2: {  // repeat the line that holds byte i
-                size_t a = i, b = i;
-                while (a > 0 && text[a - 1] != '\n') a--;
-                while (b < len && text[b] != '\n') b++;
-                size_t ln = b - a + (b < len);
-                if (len + ln >= sizeof text) break;
-                memmove(text + a + ln, text + a, len - a + 1);
-                len += ln;
-                break;
-            }
-            default:  // cut the file short
-                text[i] = 0;
-                len = i;
-            }
-            if (len == 0) break;
-        }
+        qs_test_mutate(text, n, sizeof text, &x, alphabet, 1 + it % 3);
         write_file(p, text);
         l = NULL;
         memset(&d, 0, sizeof d);

@@ -604,33 +604,7 @@ static void test_mutations(void) {
     for (int it = 0; it < 600; it++) {
         char text[16384];
         memcpy(text, base, n + 1);
-        size_t len = n;
-        for (int k = 0; k < 1 + it % 3 && len > 0; k++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            size_t i = (size_t)(x >> 8) % len;
-            switch ((x >> 3) % 4) {
-            case 0:
-                text[i] = alphabet[(x >> 40) % (sizeof alphabet - 1)];
-                break;
-            case 1:
-                memmove(text + i, text + i + 1, len - i);
-                len--;
-                break;
-            case 2: {
-                size_t a = i, b = i;
-                while (a > 0 && text[a - 1] != '\n') a--;
-                while (b < len && text[b] != '\n') b++;
-                size_t ln = b - a + (b < len);
-                if (len + ln >= sizeof text) break;
-                memmove(text + a + ln, text + a, len - a + 1);
-                len += ln;
-                break;
-            }
-            default:
-                text[i] = 0;
-                len = i;
-            }
-        }
+        qs_test_mutate(text, n, sizeof text, &x, alphabet, 1 + it % 3);
         struct qs_search_config cfg;
         struct qs_diag diag = {{0}};
         enum qs_status st = qs__config_load_string(text, "mut.yaml", &cfg, &diag);
