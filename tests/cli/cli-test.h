@@ -111,20 +111,16 @@ static inline void cli_write_npy(const char *path, const char *descr, int rank,
     free(buf);
 }
 
-// Runs QS_BIN with the NULL-terminated arguments; stdout/stderr are captured in files so
-// neither can block. The caller frees r.out and r.err with cli_run_free.
-static inline struct cli_run cli_runv(const char *const *argv) {
+// Starts QS_BIN with the NULL-terminated arguments, stdin from /dev/null and stdout/stderr
+// into the files `out` and `err` (NULL: /dev/null); returns its pid.
+static inline pid_t cli_spawn(const char *const *argv, const char *out, const char *err) {
     const char *bin = cli_bin();
-    const char *out_path = cli_tmp("stdout.txt"), *err_path = cli_tmp("stderr.txt");
-    char out_copy[4096], err_copy[4096];
-    snprintf(out_copy, sizeof out_copy, "%s", out_path);
-    snprintf(err_copy, sizeof err_copy, "%s", err_path);
     fflush(NULL);
     pid_t pid = fork();
     ASSERT_TRUE(pid >= 0);
     if (pid == 0) {
-        int fo = open(out_copy, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err_copy, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fo = open(out ? out : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err ? err : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
         int fi = open("/dev/null", O_RDONLY);
         if (fo < 0 || fe < 0 || fi < 0) _exit(126);
         dup2(fi, 0);
@@ -139,6 +135,17 @@ static inline struct cli_run cli_runv(const char *const *argv) {
         execv(bin, args);
         _exit(127);
     }
+    return pid;
+}
+
+// Runs QS_BIN with the NULL-terminated arguments; stdout/stderr are captured in files so
+// neither can block. The caller frees r.out and r.err with cli_run_free.
+static inline struct cli_run cli_runv(const char *const *argv) {
+    const char *out_path = cli_tmp("stdout.txt"), *err_path = cli_tmp("stderr.txt");
+    char out_copy[4096], err_copy[4096];
+    snprintf(out_copy, sizeof out_copy, "%s", out_path);
+    snprintf(err_copy, sizeof err_copy, "%s", err_path);
+    pid_t pid = cli_spawn(argv, out_copy, err_copy);
     int status = 0;
     ASSERT_TRUE(waitpid(pid, &status, 0) == pid);
     struct cli_run r;

@@ -45,25 +45,7 @@ static void test_default_demo(void) {
 // Runs the search in the background and kills it with SIGKILL once its journal holds
 // `lines` lines; returns the exit status seen (128 + 9 when killed).
 static int run_and_kill(const char *const *argv, const char *journal, int lines) {
-    const char *bin = cli_bin();
-    fflush(NULL);
-    pid_t pid = fork();
-    ASSERT_TRUE(pid >= 0);
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        int argc = 0;
-        while (argv[argc]) argc++;
-        char **args = calloc((size_t)argc + 2, sizeof *args);
-        if (!args) _exit(126);
-        args[0] = (char *)bin;
-        for (int i = 0; i < argc; i++) args[i + 1] = (char *)argv[i];
-        execv(bin, args);
-        _exit(127);
-    }
+    pid_t pid = cli_spawn(argv, NULL, NULL);
     int status = 0;
     for (int i = 0; i < 60000; i++) {
         if (waitpid(pid, &status, WNOHANG) == pid)
