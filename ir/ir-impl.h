@@ -277,3 +277,15 @@ QS_INTERNAL enum qs_status qs__graph_lower_qdq(const qs_graph_t *g, qs_graph_t *
                                                struct qs_diag *diag);
 /// Floating-point operations of node i at the graph's inferred shapes.
 QS_INTERNAL int64_t qs__node_flops(const qs_graph_t *g, const qs_node *n);
+
+/// What a session runs, for ir/profile.c (per-node profiling and descriptions), which runs
+/// the same nodes with a timer around each.
+struct qs__session_parts {
+    const qs_graph_t *src;
+    qs_kctx *exec;
+    const struct qs_op_def *const *defs;
+    int n_exec;
+    qs_session_observer observer;
+    void *observer_user;
+};
+QS_INTERNAL struct qs__session_parts qs__session_parts(const qs_session_t *s);

@@ -4,9 +4,6 @@
 
 #include <time.h>
 
-QS_INTERNAL void qs__session_internals(qs_session_t *s, const qs_graph_t **src, qs_kctx **exec,
-                                       const struct qs_op_def *const **defs, int *n_exec,
-                                       qs_session_observer *observer, void **observer_user);
 
 static bool is_layer_op(enum qs_op op) {
     switch (op) {
@@ -151,31 +148,18 @@ enum qs_status qs_graph_node_prof_info(const qs_graph_t *g, int i, struct qs_pro
 }
 
 int qs_session_exec_count(const qs_session_t *s) {
-    const qs_graph_t *src;
-    qs_kctx *exec;
-    const struct qs_op_def *const *defs;
-    int n = 0;
-    qs_session_observer ob;
-    void *user;
-    qs__session_internals((qs_session_t *)s, &src, &exec, &defs, &n, &ob, &user);
-    return n;
+    return qs__session_parts(s).n_exec;
 }
 
 enum qs_status qs_session_exec_info(const qs_session_t *s, int i, struct qs_prof_node *p) {
-    const qs_graph_t *src;
-    qs_kctx *exec;
-    const struct qs_op_def *const *defs;
-    int n = 0;
-    qs_session_observer ob;
-    void *user;
-    qs__session_internals((qs_session_t *)s, &src, &exec, &defs, &n, &ob, &user);
-    if (i < 0 || i >= n || !p) return QS_STATUS_INVALID_ARG;
-    const qs_kctx *k = &exec[i];
+    const struct qs__session_parts sp = qs__session_parts(s);
+    if (i < 0 || i >= sp.n_exec || !p) return QS_STATUS_INVALID_ARG;
+    const qs_kctx *k = &sp.exec[i];
     describe(k->node, (const qs_view *const *)k->in, k->n_in, (const qs_view *const *)k->out,
              k->n_out, p);
     if (is_layer_op(k->node->op)) {
         int wb = 32, ab = 32;
-        p->layer = layer_of(src, k->node->name, &wb, &ab);
+        p->layer = layer_of(sp.src, k->node->name, &wb, &ab);
         if (p->layer >= 0) {
             p->w_bits = wb;
             p->a_bits = ab;
@@ -198,13 +182,12 @@ static void observe(qs_session_observer fn, void *user, const qs_tensor *t, cons
 
 enum qs_status qs_session_run_profiled(qs_session_t *s, int64_t *ns, int64_t *total_ns,
                                        struct qs_diag *diag) {
-    const qs_graph_t *src;
-    qs_kctx *exec;
-    const struct qs_op_def *const *defs;
-    int n = 0;
-    qs_session_observer ob;
-    void *user;
-    qs__session_internals(s, &src, &exec, &defs, &n, &ob, &user);
+    const struct qs__session_parts sp = qs__session_parts(s);
+    qs_kctx *exec = sp.exec;
+    const struct qs_op_def *const *defs = sp.defs;
+    const int n = sp.n_exec;
+    qs_session_observer ob = sp.observer;
+    void *user = sp.observer_user;
     int64_t t_start = now_ns();
     if (ob) {
         // Graph inputs are the first nodes' inputs; their views live in the session.

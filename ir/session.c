@@ -387,19 +387,13 @@ enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag) {
     return QS_STATUS_OK;
 }
 
-// For ir/profile.c (per-node profiling), which runs the same nodes with a timer around each.
-QS_INTERNAL void qs__session_internals(qs_session_t *s, const qs_graph_t **src, qs_kctx **exec,
-                                       const struct qs_op_def *const **defs, int *n_exec,
-                                       qs_session_observer *observer, void **observer_user);
-void qs__session_internals(qs_session_t *s, const qs_graph_t **src, qs_kctx **exec,
-                           const struct qs_op_def *const **defs, int *n_exec,
-                           qs_session_observer *observer, void **observer_user) {
-    *src = s->src;
-    *exec = s->exec;
-    *defs = s->defs;
-    *n_exec = s->n_exec;
-    *observer = s->observer;
-    *observer_user = s->observer_user;
+struct qs__session_parts qs__session_parts(const qs_session_t *s) {
+    return (struct qs__session_parts){.src = s->src,
+                                      .exec = s->exec,
+                                      .defs = (const struct qs_op_def *const *)s->defs,
+                                      .n_exec = s->n_exec,
+                                      .observer = s->observer,
+                                      .observer_user = s->observer_user};
 }
 
 // ---------------------------------------------------------------------------------------
