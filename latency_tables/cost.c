@@ -218,6 +218,16 @@ static void analyse(sim *s) {
 }
 
 // The node as the session runs it: input/output dtypes replaced.
+// The window attributes (kernel, stride, pads, dilation, group) of `n` into `p`.
+static void copy_window(struct qs_prof_node *p, const struct qs_prof_node *n) {
+    p->has_window = n->has_window;
+    memcpy(p->kernel, n->kernel, sizeof p->kernel);
+    memcpy(p->stride, n->stride, sizeof p->stride);
+    memcpy(p->pads, n->pads, sizeof p->pads);
+    memcpy(p->dilation, n->dilation, sizeof p->dilation);
+    p->group = n->group;
+}
+
 static struct qs_prof_node as_run(const sim *s, const struct qs_prof_node *n) {
     struct qs_prof_node p = *n;
     (void)s;
@@ -237,12 +247,7 @@ static void lower_layer(sim *s, int i, const char *name) {
         memset(&p, 0, sizeof p);
         p.name = n->name;
         p.layer = n->layer;
-        p.has_window = n->has_window;
-        memcpy(p.kernel, n->kernel, sizeof p.kernel);
-        memcpy(p.stride, n->stride, sizeof p.stride);
-        memcpy(p.pads, n->pads, sizeof p.pads);
-        memcpy(p.dilation, n->dilation, sizeof p.dilation);
-        p.group = n->group;
+        copy_window(&p, n);
         p.fused_activation = n->fused_activation;
         p.inputs[0] = tensor_as(s, x, QS_DTYPE_U8);
         for (int k = 1; k < QS_PROF_MAX_IO; k++) {
@@ -398,14 +403,7 @@ static void lower_node(sim *s, int i) {
             p.input_const[k] = true;
         }
         p.outputs[0] = tensor_as(s, y, QS_DTYPE_U8);
-        if (!global) {
-            p.has_window = n->has_window;
-            memcpy(p.kernel, n->kernel, sizeof p.kernel);
-            memcpy(p.stride, n->stride, sizeof p.stride);
-            memcpy(p.pads, n->pads, sizeof p.pads);
-            memcpy(p.dilation, n->dilation, sizeof p.dilation);
-            p.group = n->group;
-        }
+        if (!global) copy_window(&p, n);
         p.w_bits = p.a_bits = 32;
         charge(s, &p, NULL, 0.0f, name);
         s->qt[y] = true;
