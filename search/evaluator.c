@@ -136,9 +136,7 @@ static enum qs_status create_session(qs_evaluator *ev, int64_t samples, int thre
     return st;
 }
 
-// Rank of the label's score among the sample's scores (0 = top-1); ties go to the lower
-// class index, as argmax does (the same rule as `qsearch eval`).
-static int64_t label_rank(const float *y, int64_t classes, int64_t label) {
+int64_t qs__label_rank(const float *y, int64_t classes, int64_t label) {
     float s = y[label];
     int64_t r = 0;
     for (int64_t j = 0; j < classes; j++) r += y[j] > s || (j < label && y[j] == s);
@@ -577,7 +575,7 @@ static enum qs_status run_set(qs_evaluator *ev, struct eval_set *set, int32_t *r
         for (int64_t i = 0; i < count; i++) {
             const float *yi = y + i * classes;
             if (lab) {
-                int64_t r = label_rank(yi, classes, lab[begin + i]);
+                int64_t r = qs__label_rank(yi, classes, lab[begin + i]);
                 top1 += r == 0;
                 top5 += r < 5;
             }

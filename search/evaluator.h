@@ -10,6 +10,10 @@
 
 typedef struct qs_evaluator qs_evaluator;
 
+// Rank of the label's score among one sample's scores (0 = top-1); ties go to the lower
+// class index, as argmax does. The search and `qsearch eval` count top-k with it.
+QS_INTERNAL int64_t qs__label_rank(const float *y, int64_t classes, int64_t label);
+
 // Loads the model, the data and the table named by cfg, calibrates (activation statistics
 // and, for bias correction / OBS pruning, the pruner's) and measures the fp32 baseline on
 // the search subset. `work_dir` receives the candidate model of an external evaluator.

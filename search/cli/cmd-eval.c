@@ -4,6 +4,7 @@
 #include "qsearch/data.h"
 #include "qsearch/ir.h"
 #include "qsearch/quant.h"
+#include "search/evaluator.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -135,15 +136,6 @@ static enum qs_status alloc_outputs(struct eval *e) {
     return QS_STATUS_OK;
 }
 
-// Rank of the label's score among the sample's scores (0 = top-1); ties go to the lower
-// class index, as argmax does.
-static int64_t label_rank(const float *y, int64_t classes, int64_t label) {
-    float s = y[label];
-    int64_t r = 0;
-    for (int64_t j = 0; j < classes; j++) r += y[j] > s || (j < label && y[j] == s);
-    return r;
-}
-
 static enum qs_status run_batches(struct eval *e) {
     int64_t nb = qs_dataset_batch_count(&e->ds, e->batch);
     struct qs_preprocess id = qs_preprocess_default();
@@ -168,7 +160,7 @@ static enum qs_status run_batches(struct eval *e) {
             const float *y = qs_session_output_data(e->session, 0);
             const int64_t *lab = e->ds.labels.data;
             for (int64_t i = 0; i < count; i++) {
-                int64_t r = label_rank(y + i * e->classes, e->classes, lab[begin + i]);
+                int64_t r = qs__label_rank(y + i * e->classes, e->classes, lab[begin + i]);
                 e->top1 += r == 0;
                 e->top5 += r < 5;
             }
