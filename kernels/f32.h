@@ -58,6 +58,28 @@ struct qs_f32_conv_s1 {
     const float *sum;
 };
 
+/// Winograd F(4x4, 3x3) convolution (kernels/ref/f32-wino.c): 3x3, stride 1, dilation 1,
+/// groups 1, 2-D. The output is cut into 4x4 tiles, th x tw per image; the tile in tile row
+/// r and column j reads the 6x6 input patch at row 4r - pt, column 4j - pl (zero outside
+/// the image). Tiles are taken in chunks of whole tile rows (bands), ldt tiles at most, and
+/// every point xi = 6 * row + column of the 6x6 transform domain is one GEMM:
+///   V[xi][t][c]  t < ldt, c < ci_pad    B^T d B of tile t's patch, channel c
+///   U[xi][c][o]  c < ci_pad, o < co_pad  G g G^T of the weights (packed once; zero padded)
+///   M[xi][t][o]  sum over c < c_in of V[xi][t][c] * U[xi][c][o]
+/// and y = A^T M A + bias (+ sum), clamped. ci_pad / co_pad are c_in / c_out rounded up to
+/// 16. V[xi] starts at v + xi * vstride, M[xi] at m + xi * mstride, U[xi] at
+/// u + xi * ci_pad * co_pad.
+struct qs_f32_wino {
+    size_t c_in, c_out, ci_pad, co_pad;
+    size_t h, w, oh, ow;  ///< input and output image
+    size_t pt, pl;        ///< padding before the rows / the columns
+    size_t th, tw;        ///< tile rows and columns per image
+    size_t bands;         ///< tile rows per chunk
+    size_t ldt;           ///< tiles per chunk (bands * tw rounded up to 16)
+    size_t vstride, mstride;  ///< floats between V[xi] and V[xi + 1], M[xi] and M[xi + 1]
+    size_t wp;            ///< work row: 16-channel vectors per row (>= 4 tw + 2, round16(4 tw))
+};
+
 /// Per-plane kernels and row kernels, one table per ISA.
 struct qs_f32_kernels {
     const char *isa;  ///< "ref", "avx2" or "avx512"
@@ -81,6 +103,24 @@ struct qs_f32_kernels {
     void (*conv_s1)(const struct qs_f32_conv_s1 *cv, const float *x, const float *wpk,
                     const float *bias, float lo, float hi, size_t p_begin, size_t p_end,
                     float *y, size_t ldy);
+    /// Winograd stages (struct qs_f32_wino); NULL in tables without them.
+    /// Both transforms take tile rows r0 .. r1 - 1 of one image, whose tiles are rows
+    /// t0 .. t0 + (r1 - r0) * tw - 1 of V / M, and a work buffer of
+    /// (4 (r1 - r0) + 2) * wp * 16 floats.
+    /// wino_input: V[xi][t][c] of those tiles from the image x (NCHW), every c < ci_pad
+    /// (channels past c_in are zero).
+    void (*wino_input)(const struct qs_f32_wino *g, const float *x, size_t r0, size_t r1,
+                       size_t t0, float *v, float *work);
+    /// wino_gemm: M[xi] for one xi (v, u, m point at its matrices), tiles t < nt (a
+    /// multiple of 16), every o < co_pad.
+    void (*wino_gemm)(const struct qs_f32_wino *g, size_t nt, const float *v, const float *u,
+                      float *m);
+    /// wino_output: output rows 4 r0 .. 4 r1 - 1 (those < oh) of the image y (NCHW):
+    /// y = clamp(A^T M A + bias + sum, lo, hi); bias (c_out values) and sum (shaped like
+    /// y, not overlapping it) may be NULL.
+    void (*wino_output)(const struct qs_f32_wino *g, const float *m, size_t r0, size_t r1,
+                        size_t t0, const float *bias, const float *sum, float lo, float hi,
+                        float *y, float *work);
     /// Max pooling of one plane; padding cells are ignored.
     void (*maxpool)(const struct qs_f32_window *win, const float *x, float *y);
     /// Average pooling of one plane; the divisor counts in-image cells only, or with
@@ -127,6 +167,14 @@ QS_INTERNAL size_t qs__f32_conv_s1_packed_size(size_t m, size_t k, size_t mr);
 /// Packs w[m][k] (row-major) into blocks of mr rows: out[b][k][mr], rows past m zero.
 QS_INTERNAL void qs__f32_conv_s1_pack(size_t m, size_t k, size_t mr, const float *w,
                                       float *out);
+QS_INTERNAL void qs__f32_wino_input_ref(const struct qs_f32_wino *g, const float *x, size_t r0,
+                                       size_t r1, size_t t0, float *v, float *work);
+QS_INTERNAL void qs__f32_wino_gemm_ref(const struct qs_f32_wino *g, size_t nt, const float *v,
+                                      const float *u, float *m);
+QS_INTERNAL void qs__f32_wino_output_ref(const struct qs_f32_wino *g, const float *m,
+                                        size_t r0, size_t r1, size_t t0, const float *bias,
+                                        const float *sum, float lo, float hi, float *y,
+                                        float *work);
 QS_INTERNAL void qs__f32_avgpool_ref(const struct qs_f32_window *win, bool count_include_pad,
                                      const float *x, float *y);
 QS_INTERNAL void qs__f32_row_mean_ref(size_t rows, size_t n, const float *x, float *y);
@@ -176,6 +224,15 @@ QS_INTERNAL void qs__f32_conv_s1__avx512(const struct qs_f32_conv_s1 *cv, const 
                                          const float *wpk, const float *bias, float lo,
                                          float hi, size_t p_begin, size_t p_end, float *y,
                                          size_t ldy);
+QS_INTERNAL void qs__f32_wino_input__avx512(const struct qs_f32_wino *g, const float *x,
+                                           size_t r0, size_t r1, size_t t0, float *v,
+                                           float *work);
+QS_INTERNAL void qs__f32_wino_gemm__avx512(const struct qs_f32_wino *g, size_t nt,
+                                          const float *v, const float *u, float *m);
+QS_INTERNAL void qs__f32_wino_output__avx512(const struct qs_f32_wino *g, const float *m,
+                                            size_t r0, size_t r1, size_t t0,
+                                            const float *bias, const float *sum, float lo,
+                                            float hi, float *y, float *work);
 /// 2-D max pooling with row strides 1 and 2 (the rest: the AVX2 kernel).
 QS_INTERNAL void qs__f32_maxpool__avx512(const struct qs_f32_window *win, const float *x,
                                          float *y);
@@ -217,6 +274,19 @@ QS_INTERNAL size_t qs__f32_conv_scratch_bytes(const struct qs_f32_conv_desc *d, 
 QS_INTERNAL void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x,
                               const float *w, const float *wpk, const float *b,
                               const float *sum, float *y, void *scratch, qs_pool_t *pool);
+/// Winograd F(4x4, 3x3) (kernels/ref/f32-wino.c): fills g and returns true when the conv
+/// takes that path with its table (3x3, stride 1, dilation 1, groups 1, 2-D, both channel
+/// counts and both output dims large enough for the transforms to pay).
+QS_INTERNAL bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g);
+/// Floats of U (36 * ci_pad * co_pad), and the packing of w (ONNX layout) into it.
+QS_INTERNAL size_t qs__f32_wino_packed_size(const struct qs_f32_wino *g);
+QS_INTERNAL void qs__f32_wino_pack(const struct qs_f32_wino *g, const float *w, float *u);
+/// Scratch floats of one run: V and M of a chunk and the work buffers of its segments.
+QS_INTERNAL size_t qs__f32_wino_scratch_floats(const struct qs_f32_wino *g);
+/// y = clamp(conv(x, w) + b + sum, lo, hi) for d->batch images, from U.
+QS_INTERNAL void qs__f32_wino_run(const struct qs_f32_conv_desc *d, const struct qs_f32_wino *g,
+                                  const float *x, const float *u, const float *b,
+                                  const float *sum, float *y, float *scratch, qs_pool_t *pool);
 /// The same by direct summation (test oracle; slow).
 QS_INTERNAL void qs__f32_conv_direct_ref(const struct qs_f32_conv_desc *d, const float *x,
                                          const float *w, const float *b, float *y);

@@ -1,11 +1,12 @@
 // Convolution and transposed convolution, plus naive oracles for the tests.
 //
 // Packed path (every group-1 conv whose weights are constant, packed once in prepare):
-// the implicit-GEMM kernel (conv_s1) runs over the image itself (stride 1, same width:
-// padding taps masked per lane), over a zero-padded copy (other stride-1 convs), over the
-// stride phases of the padded image (strided convs), or over im2col columns (the rest);
-// see "Packed paths" below. Bias, the fused residual and the activation are applied in
-// registers before the store.
+// 3x3 stride-1 convs with enough channels run Winograd F(4x4, 3x3) (kernels/ref/f32-wino.c).
+// For the others the implicit-GEMM kernel (conv_s1) runs over the image itself (stride 1,
+// same width: padding taps masked per lane), over a zero-padded copy (other stride-1
+// convs), over the stride phases of the padded image (strided convs), or over im2col
+// columns (the rest); see "Packed paths" below. Bias, the fused residual and the
+// activation are applied in registers before the store.
 // Unpacked path (weights computed at run time, grouped convs): depthwise convs run the
 // direct kernel; the rest im2col + cblas_sgemm per image and group (the ONNX weight layout
 // is already the row-major A operand) and one bias + activation pass over the output.
@@ -233,18 +234,27 @@ static void pgeom_init(const struct qs_f32_conv_desc *d, struct pgeom *g) {
 
 size_t qs__f32_conv_packed_size(const struct qs_f32_conv_desc *d) {
     if (d->groups != 1) return 0;
+    struct qs_f32_wino wg;
+    if (qs__f32_wino_plan(d, &wg)) return qs__f32_wino_packed_size(&wg);
     return qs__f32_conv_s1_packed_size((size_t)d->c_out,
                                        (size_t)(d->c_in * qs__f32_window_k_size(&d->win)),
                                        conv_table(d)->conv_mr);
 }
 
 void qs__f32_conv_pack(const struct qs_f32_conv_desc *d, const float *w, float *packed) {
+    struct qs_f32_wino wg;
+    if (qs__f32_wino_plan(d, &wg)) {
+        qs__f32_wino_pack(&wg, w, packed);
+        return;
+    }
     qs__f32_conv_s1_pack((size_t)d->c_out, (size_t)(d->c_in * qs__f32_window_k_size(&d->win)),
                          conv_table(d)->conv_mr, w, packed);
 }
 
 size_t qs__f32_conv_scratch_bytes(const struct qs_f32_conv_desc *d, bool packed) {
     if (packed && d->groups == 1) {
+        struct qs_f32_wino wg;
+        if (qs__f32_wino_plan(d, &wg)) return sizeof(float) * qs__f32_wino_scratch_floats(&wg);
         struct pgeom g;
         pgeom_init(d, &g);
         return sizeof(float) * (g.in_floats + g.out_floats);
@@ -399,7 +409,11 @@ void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x, const float 
                   qs_pool_t *pool) {
     const struct qs_f32_kernels *kt = conv_table(d);
     if (wpk && d->groups == 1) {
-        conv_packed(d, x, wpk, b, sum, y, scratch, pool);
+        struct qs_f32_wino wg;
+        if (qs__f32_wino_plan(d, &wg))
+            qs__f32_wino_run(d, &wg, x, wpk, b, sum, y, scratch, pool);
+        else
+            conv_packed(d, x, wpk, b, sum, y, scratch, pool);
         return;
     }
     // Without the kernels' epilogue the residual is added last, before the clamp.

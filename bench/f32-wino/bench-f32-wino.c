@@ -1,0 +1,135 @@
+// fp32 3x3 stride-1 convolution, single thread: Winograd F(4x4, 3x3) against the direct
+// implicit-GEMM kernel it replaces (the same table without the Winograd stages) and
+// against im2col + OpenBLAS sgemm, on the shapes of CIFAR ResNets and a few wider ones.
+// Outputs are compared before anything is timed; times are the best of N runs after a
+// warm-up. Usage: bench-f32-wino [BATCH (default 100)] [REPEATS (default 7)] [SHAPE ROW]
+#include "kernels/f32.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)(rng >> 40) / 8388608.0f - 1.0f;
+}
+
+struct run {
+    struct qs_f32_conv_desc d;
+    const float *x, *w, *b;
+    float *wpk, *y;
+    void *scratch;
+};
+
+static void prepare(struct run *r, bool packed) {
+    r->wpk = NULL;
+    if (packed) {
+        r->wpk = qs__aligned_alloc(sizeof(float) * qs__f32_conv_packed_size(&r->d));
+        qs__f32_conv_pack(&r->d, r->w, r->wpk);
+    }
+    size_t sb = qs__f32_conv_scratch_bytes(&r->d, packed);
+    r->scratch = qs__aligned_alloc(sb ? sb : 64);
+}
+
+static double best_ms(struct run *r, int reps) {
+    qs__f32_conv(&r->d, r->x, r->w, r->wpk, r->b, NULL, r->y, r->scratch, NULL);  // warm-up
+    double best = 1e30;
+    for (int i = 0; i < reps; i++) {
+        const double t0 = now();
+        qs__f32_conv(&r->d, r->x, r->w, r->wpk, r->b, NULL, r->y, r->scratch, NULL);
+        const double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    return best * 1e3;
+}
+
+int main(int argc, char **argv) {
+    const int64_t batch = argc > 1 ? atoll(argv[1]) : 100;
+    const int reps = argc > 2 ? atoi(argv[2]) : 7;
+    const int only = argc > 3 ? atoi(argv[3]) : -1;  // one shape (row index), for profiling
+    const struct qs_f32_kernels *fast = qs__f32_kernels();
+    if (!fast->wino_gemm) {
+        printf("the fp32 table here (%s) has no Winograd stages: nothing to compare\n", fast->isa);
+        return 0;
+    }
+    struct qs_f32_kernels direct_tbl = *fast;
+    direct_tbl.wino_input = NULL, direct_tbl.wino_gemm = NULL, direct_tbl.wino_output = NULL;
+    static const int shapes[][3] = {{8, 8, 32},   {16, 16, 32}, {32, 32, 16}, {64, 64, 8},
+                                    {64, 64, 56}, {128, 128, 28}, {256, 256, 14}};
+    printf("fp32 3x3 stride-1 conv, pad 1, batch %lld, one thread, table %s, best of %d\n",
+           (long long)batch, fast->isa, reps);
+    printf("| c_in | c_out | image | GFLOP | winograd ms | direct ms | im2col+sgemm ms |"
+           " direct / winograd | sgemm / winograd | max rel. diff |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        if (only >= 0 && (size_t)only != s) continue;
+        struct qs_f32_conv_desc d;
+        memset(&d, 0, sizeof d);
+        qs__f32_window_init(&d.win);
+        d.batch = shapes[s][2] >= 56 ? (batch < 8 ? batch : 8) : batch;
+        d.groups = 1;
+        d.c_in = shapes[s][0];
+        d.c_out = shapes[s][1];
+        const int64_t hw = shapes[s][2];
+        d.win.in[1] = d.win.in[2] = d.win.out[1] = d.win.out[2] = hw;
+        d.win.k[1] = d.win.k[2] = 3;
+        d.win.pad[1] = d.win.pad[2] = d.win.pad_end[1] = d.win.pad_end[2] = 1;
+        d.lo = 0.0f;
+        d.hi = INFINITY;
+        const size_t xn = (size_t)(d.batch * d.c_in * hw * hw);
+        const size_t yn = (size_t)(d.batch * d.c_out * hw * hw);
+        const size_t wn = (size_t)(d.c_out * d.c_in * 9);
+        float *x = qs__aligned_alloc(sizeof(float) * xn), *w = qs__aligned_alloc(sizeof(float) * wn);
+        float *b = qs__aligned_alloc(sizeof(float) * (size_t)d.c_out);
+        float *y[3];
+        for (int i = 0; i < 3; i++) y[i] = qs__aligned_alloc(sizeof(float) * yn);
+        for (size_t i = 0; i < xn; i++) x[i] = frand();
+        for (size_t i = 0; i < wn; i++) w[i] = frand() * 0.2f;
+        for (int64_t i = 0; i < d.c_out; i++) b[i] = frand();
+        struct run r[3];
+        for (int i = 0; i < 3; i++) {
+            r[i] = (struct run){d, x, w, b, NULL, y[i], NULL};
+            r[i].d.kt = i == 1 ? &direct_tbl : fast;
+            prepare(&r[i], i < 2);
+        }
+        struct qs_f32_wino g;
+        const bool wino = qs__f32_wino_plan(&r[0].d, &g);
+        // Verify first: Winograd against the direct kernel and sgemm, on nonzero data.
+        for (int i = 0; i < 3; i++)
+            qs__f32_conv(&r[i].d, x, w, r[i].wpk, b, NULL, y[i], r[i].scratch, NULL);
+        double diff = 0.0, scale = 0.0;
+        for (size_t i = 0; i < yn; i++) {
+            diff = fmax(diff, fmax(fabs((double)y[0][i] - y[1][i]), fabs((double)y[0][i] - y[2][i])));
+            scale = fmax(scale, fabs((double)y[1][i]));
+        }
+        if (!(scale > 0.0) || diff / scale > 1e-4) {
+            fprintf(stderr, "outputs differ (%.1e of %.1e): not timing\n", diff, scale);
+            return 1;
+        }
+        double ms[3];
+        for (int i = 0; i < 3; i++) ms[i] = best_ms(&r[i], reps);
+        const double gflop = 2.0 * (double)(d.batch * d.c_out * hw * hw * d.c_in * 9) * 1e-9;
+        printf("| %lld | %lld | %lldx%lld (batch %lld) | %.3f | %.3f%s | %.3f | %.3f | %.2f | %.2f | %.1e |\n",
+               (long long)d.c_in, (long long)d.c_out, (long long)hw, (long long)hw,
+               (long long)d.batch, gflop, ms[0], wino ? "" : " (direct)", ms[1], ms[2],
+               ms[1] / ms[0], ms[2] / ms[0], diff / scale);
+        for (int i = 0; i < 3; i++) {
+            qs__aligned_free(r[i].wpk);
+            qs__aligned_free(r[i].scratch);
+            qs__aligned_free(y[i]);
+        }
+        qs__aligned_free(x);
+        qs__aligned_free(w);
+        qs__aligned_free(b);
+    }
+    return 0;
+}
