@@ -103,6 +103,10 @@ static enum qs_status sparse_prepare(qs_kctx *k, struct conv_state *s) {
     double be = qs__spmm_break_even_density(peer, f, m, kk, n) * (1.0 - share);
     // im2col per image of under 128 pixels (ResNet-56's 8x8 stage) measured slower at 95%.
     if (!direct && n < 128) be = 0.0;
+    // Winograd runs the dense 3x3 convs it takes 1.5-2.2x faster than the direct kernel
+    // the break-even was measured against (bench/f32-wino).
+    struct qs_f32_wino wg;
+    if (qs__f32_wino_plan(d, &wg)) be *= 0.5;
     const char *env = getenv("QS_SPMM");
     const bool forced = env && strcmp(env, "always") == 0, never = env && strcmp(env, "never") == 0;
     if (nnz == m * kk || never || (!forced && (double)nnz >= be * (double)(m * kk)))
