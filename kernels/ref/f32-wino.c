@@ -48,7 +48,9 @@ bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g) 
     g->th = (g->oh + 3) / 4;
     g->tw = (g->ow + 3) / 4;
     const size_t per_tile = 36 * sizeof(float) * (g->ci_pad + g->co_pad);
-    const size_t target = CHUNK_BYTES / per_tile;
+    // Wide layers: U (36 * ci * co floats) is streamed once per chunk, so a chunk must
+    // hold enough tiles to use each U[xi] often; V and M then spill to L3.
+    const size_t target = QS_MAX(CHUNK_BYTES / per_tile, g->ci_pad * g->co_pad / 256);
     g->bands = target / g->tw ? target / g->tw : 1;
     const size_t all = (size_t)d->batch * g->th;
     if (g->bands > all) g->bands = all ? all : 1;

@@ -90,22 +90,33 @@ void qs__f32_wino_input__avx512(const struct qs_f32_wino *g, const float *x, siz
     for (size_t cb = 0; cb < g->ci_pad; cb += 16) {
         const size_t nc = g->c_in - cb < 16 ? g->c_in - cb : 16;
         // buf[i][col]: 16 channels of image row 4 r0 - pt + i, column col - pl; zero
-        // outside the image. Every image row is transposed once per segment.
+        // outside the image. The segment's image rows are contiguous in x, so they are
+        // loaded 16 floats at a time across row ends (full vectors for 8-wide images).
+        const int64_t first = (int64_t)(4 * r0) - (int64_t)g->pt;  // image row of buf row 0
+        const size_t ih0 = first < 0 ? 0 : (size_t)first;
+        const size_t ih1 = QS_MIN(g->h, (size_t)(first + (int64_t)rows));
         for (size_t i = 0; i < rows; i++) {
             __m512 *row = buf + i * wp;
-            const int64_t ih = (int64_t)(4 * r0 + i) - (int64_t)g->pt;
-            if (ih < 0 || ih >= (int64_t)g->h) {
+            const int64_t ih = first + (int64_t)i;
+            if (ih < (int64_t)ih0 || ih >= (int64_t)ih1) {
                 for (size_t col = 0; col < wp; col++) row[col] = zero;
                 continue;
             }
             for (size_t col = 0; col < g->pl; col++) row[col] = zero;
             for (size_t col = g->pl + g->w; col < wp; col++) row[col] = zero;
-            const float *src = x + cb * plane + (size_t)ih * g->w;
-            for (size_t c0 = 0; c0 < g->w; c0 += 16) {
-                const size_t n = g->w - c0 < 16 ? g->w - c0 : 16;
+        }
+        if (ih1 > ih0) {
+            const size_t nf = (ih1 - ih0) * g->w;
+            const float *src = x + cb * plane + ih0 * g->w;
+            size_t i = (size_t)((int64_t)ih0 - first), col = 0;  // buf row and image column
+            for (size_t f0 = 0; f0 < nf; f0 += 16) {
+                const size_t n = nf - f0 < 16 ? nf - f0 : 16;
                 __m512 rr[16];
-                load_block(src + c0, plane, nc, n, rr);
-                for (size_t k = 0; k < n; k++) row[g->pl + c0 + k] = rr[k];
+                load_block(src + f0, plane, nc, n, rr);
+                for (size_t k = 0; k < n; k++) {
+                    buf[i * wp + g->pl + col] = rr[k];
+                    if (++col == g->w) col = 0, i++;
+                }
             }
         }
         for (size_t r = r0; r < r1; r++)
@@ -188,7 +199,7 @@ void qs__f32_wino_output__avx512(const struct qs_f32_wino *g, const float *m, si
     const size_t mstride = g->mstride, plane = g->oh * g->ow, wp = g->wp;
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     const bool clo = !(lo == -INFINITY), chi = !(hi == INFINITY);
-    __m512 *buf = (__m512 *)work;  // [4][wp]: 16 channels per output pixel of a tile row
+    __m512 *buf = (__m512 *)work;  // [4 (r1 - r0)][wp]: 16 channels per output pixel
     for (size_t ob = 0; ob < g->c_out; ob += 16) {
         const size_t no = g->c_out - ob < 16 ? g->c_out - ob : 16;
         const __m512 vb = bias ? _mm512_maskz_loadu_ps((__mmask16)((1u << no) - 1), bias + ob)
@@ -204,33 +215,38 @@ void qs__f32_wino_output__avx512(const struct qs_f32_wino *g, const float *m, si
                     at6(mm, o);
                     for (int p = 0; p < 4; p++) z[p][l] = o[p];
                 }
+                __m512 *bt = buf + 4 * (r - r0) * wp + 4 * j;
                 for (size_t p = 0; p < rows; p++) {  // rows: (A^T m) A, plus the bias
                     at6(z[p], o);
-                    for (int q = 0; q < 4; q++) buf[p * wp + 4 * j + (size_t)q] = _mm512_add_ps(o[q], vb);
+                    for (size_t q = 0; q < 4; q++) bt[p * wp + q] = _mm512_add_ps(o[q], vb);
                 }
             }
-            // Back to NCHW 16 pixels at a time: a transpose gives one channel's 16 pixels
-            // per vector, then the residual, the clamp and full-width stores.
-            for (size_t p = 0; p < rows; p++) {
-                const size_t at = (4 * r + p) * g->ow;
-                for (size_t c0 = 0; c0 < g->ow; c0 += 16) {
-                    const size_t n = g->ow - c0 < 16 ? g->ow - c0 : 16;
-                    const __mmask16 mk = (__mmask16)((1u << n) - 1);
-                    __m512 rr[16];
-                    for (size_t k = 0; k < 16; k++) rr[k] = buf[p * wp + c0 + k];
-                    transpose16(rr);
-                    for (size_t c = 0; c < no; c++) {
-                        const size_t off = (ob + c) * plane + at + c0;
-                        __m512 a = rr[c];
-                        if (sum)
-                            a = _mm512_add_ps(a, n == 16 ? _mm512_loadu_ps(sum + off)
-                                                         : _mm512_maskz_loadu_ps(mk, sum + off));
-                        if (clo) a = _mm512_max_ps(vlo, a);
-                        if (chi) a = _mm512_min_ps(vhi, a);
-                        if (n == 16) _mm512_storeu_ps(y + off, a);
-                        else _mm512_mask_storeu_ps(y + off, mk, a);
-                    }
-                }
+        }
+        // Back to NCHW: the segment's output rows are contiguous in y, so 16 pixels at a
+        // time (across row ends) are transposed into one vector per channel, then the
+        // residual, the clamp and full-width stores.
+        const size_t orows = QS_MIN(g->oh, 4 * r1) - 4 * r0, nf = orows * g->ow;
+        const size_t base = 4 * r0 * g->ow;
+        size_t p = 0, col = 0;  // buf row and column of flat pixel f0
+        for (size_t f0 = 0; f0 < nf; f0 += 16) {
+            const size_t n = nf - f0 < 16 ? nf - f0 : 16;
+            const __mmask16 mk = (__mmask16)((1u << n) - 1);
+            __m512 rr[16];
+            for (size_t k = 0; k < 16; k++) {
+                rr[k] = k < n ? buf[p * wp + col] : _mm512_setzero_ps();
+                if (k < n && ++col == g->ow) col = 0, p++;
+            }
+            transpose16(rr);
+            for (size_t c = 0; c < no; c++) {
+                const size_t off = (ob + c) * plane + base + f0;
+                __m512 a = rr[c];
+                if (sum)
+                    a = _mm512_add_ps(a, n == 16 ? _mm512_loadu_ps(sum + off)
+                                                 : _mm512_maskz_loadu_ps(mk, sum + off));
+                if (clo) a = _mm512_max_ps(vlo, a);
+                if (chi) a = _mm512_min_ps(vhi, a);
+                if (n == 16) _mm512_storeu_ps(y + off, a);
+                else _mm512_mask_storeu_ps(y + off, mk, a);
             }
         }
     }
