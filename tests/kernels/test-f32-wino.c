@@ -33,11 +33,19 @@ static void make_case(struct wcase *c, int i) {
         if (w->out[j] < 4) w->pad_end[j] += 4 - w->out[j], w->out[j] = 4;
     }
     // Some cases hold many small images: chunks of several images, a partial last chunk.
-    if (i % 5 == 0) {
+    if (i % 5 == 0 && i % 7 != 6) {
         d->batch = f32t_int(20, 40);
         w->in[1] = w->in[2] = 8;
         w->pad[1] = w->pad[2] = w->pad_end[1] = w->pad_end[2] = 1;
         w->out[1] = w->out[2] = 8;
+    }
+    // And many 4x4 images with few channels: more images in a chunk than it has segments.
+    if (i % 7 == 6) {
+        d->batch = 150;
+        d->c_in = f32t_int(8, 12);
+        d->c_out = f32t_int(8, 12);
+        w->in[1] = w->in[2] = w->out[1] = w->out[2] = 4;
+        w->pad[1] = w->pad[2] = w->pad_end[1] = w->pad_end[2] = 1;
     }
     d->lo = -INFINITY;
     d->hi = INFINITY;
