@@ -103,6 +103,9 @@ struct qs_f32_kernels {
     void (*conv_s1)(const struct qs_f32_conv_s1 *cv, const float *x, const float *wpk,
                     const float *bias, float lo, float hi, size_t p_begin, size_t p_end,
                     float *y, size_t ldy);
+    /// Winograd takes convs with at least this many input and output channels (fewer
+    /// leave the transforms unshared; measured per table, bench/f32-wino).
+    size_t wino_min_c;
     /// Winograd stages (struct qs_f32_wino); NULL in tables without them.
     /// Both transforms take tile rows r0 .. r1 - 1 of one image, whose tiles are rows
     /// t0 .. t0 + (r1 - r0) * tw - 1 of V / M, and a work buffer of
@@ -206,6 +209,15 @@ QS_INTERNAL void qs__f32_conv_s1__avx2(const struct qs_f32_conv_s1 *cv, const fl
                                        const float *wpk, const float *bias, float lo,
                                        float hi, size_t p_begin, size_t p_end, float *y,
                                        size_t ldy);
+QS_INTERNAL void qs__f32_wino_input__avx2(const struct qs_f32_wino *g, const float *x,
+                                         size_t r0, size_t r1, size_t t0, float *v,
+                                         float *work);
+QS_INTERNAL void qs__f32_wino_gemm__avx2(const struct qs_f32_wino *g, size_t nt,
+                                        const float *v, const float *u, float *m);
+QS_INTERNAL void qs__f32_wino_output__avx2(const struct qs_f32_wino *g, const float *m,
+                                          size_t r0, size_t r1, size_t t0,
+                                          const float *bias, const float *sum, float lo,
+                                          float hi, float *y, float *work);
 QS_INTERNAL void qs__f32_avgpool__avx2(const struct qs_f32_window *win,
                                        bool count_include_pad, const float *x, float *y);
 QS_INTERNAL void qs__f32_row_mean__avx2(size_t rows, size_t n, const float *x, float *y);
@@ -276,7 +288,7 @@ QS_INTERNAL void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x,
                               const float *sum, float *y, void *scratch, qs_pool_t *pool);
 /// Winograd F(4x4, 3x3) (kernels/ref/f32-wino.c): fills g and returns true when the conv
 /// takes that path with its table (3x3, stride 1, dilation 1, groups 1, 2-D, both channel
-/// counts and both output dims large enough for the transforms to pay).
+/// counts at least the table's wino_min_c, outputs at least 2x2).
 QS_INTERNAL bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g);
 /// Floats of U (36 * ci_pad * co_pad), and the packing of w (ONNX layout) into it.
 QS_INTERNAL size_t qs__f32_wino_packed_size(const struct qs_f32_wino *g);

@@ -30,10 +30,11 @@ bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g) 
     if (w->k[1] != 3 || w->k[2] != 3 || w->stride[1] != 1 || w->stride[2] != 1 ||
         w->dil[1] != 1 || w->dil[2] != 1)
         return false;
-    // Few channels leave the transforms unshared (a 3-channel stem conv), small outputs
-    // waste most of a 4x4 tile: both measured slower than the direct kernel
-    // (bench/f32-wino).
-    if (d->c_in < 8 || d->c_out < 8 || w->out[1] < 4 || w->out[2] < 4) return false;
+    // Few channels leave the transforms unshared (a 3-channel stem conv: slower than the
+    // direct kernel, bench/f32-wino); a 2x2 output still pays from 16 channels.
+    if ((size_t)d->c_in < kt->wino_min_c || (size_t)d->c_out < kt->wino_min_c ||
+        w->out[1] < 2 || w->out[2] < 2)
+        return false;
     memset(g, 0, sizeof *g);
     g->c_in = (size_t)d->c_in;
     g->c_out = (size_t)d->c_out;

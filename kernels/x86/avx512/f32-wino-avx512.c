@@ -3,14 +3,14 @@
 //
 // The transforms run with 16 channels per vector: one vector per point of a tile, so
 // B^T d B and A^T M A are plain vector arithmetic and V and M rows are whole vectors.
-//  - input: the six image rows of a tile row are transposed, 16 channels at a time, into
-//    a band buffer [6][columns][16] (zero outside the image), then every tile reads its
-//    6x6 patch from it and stores its 36 transformed vectors.
+//  - input: the segment's image rows (contiguous in x) are transposed 16 floats at a time,
+//    across row ends, into a buffer [rows][columns][16 channels] (zero outside the image);
+//    every tile reads its 6x6 patch from it and stores its 36 transformed vectors.
 //  - GEMM: M[xi] = V[xi] U[xi] with weight rows in registers: 8 tiles x 32 channels
 //    (16 accumulators) or 16 tiles x 16 channels; V elements are broadcast.
-//  - output: A^T M A per tile, the bias, then a 4x4 transpose within each 128-bit lane
-//    turns 4 pixel vectors of a tile row into 4-pixel runs of one channel each, stored
-//    (with the residual and the clamp) through masks at per-channel addresses.
+//  - output: A^T M A plus the bias per tile into a buffer [rows][columns][16 channels],
+//    then 16 pixels at a time (across row ends) transposed into one vector per channel,
+//    the residual and the clamp, and full-width stores.
 #include "kernels/f32.h"
 
 #include <immintrin.h>
