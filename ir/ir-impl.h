@@ -278,6 +278,22 @@ QS_INTERNAL enum qs_status qs__graph_lower_qdq(const qs_graph_t *g, qs_graph_t *
 /// Floating-point operations of node i at the graph's inferred shapes.
 QS_INTERNAL int64_t qs__node_flops(const qs_graph_t *g, const qs_node *n);
 
+/// A residual Add (and the Relu after it) that a session fuses into the fp32 Conv before
+/// it: out = act(conv(x) + b + sum) in one node (ir/ops/conv.c takes `sum` as a 4th input).
+/// The fusion exists only in sessions: graphs (and so export, calibration and quantization
+/// annotations) keep the separate nodes.
+struct qs__residual_fusion {
+    int conv, add, relu;  // node indices; relu -1 when the Add's output is not fused further
+    qs_tensor *sum;       // the Add's other operand
+    qs_tensor *out;       // what the fused node writes: the Relu's output, or the Add's
+};
+/// Whether node `i` of `g` (a graph a session runs; `views` its tensors as bound there) is
+/// an fp32 Conv without fused activation whose output is read only by an Add, whose other
+/// operand is a non-constant fp32 tensor of exactly the Conv output's shape; a Relu that
+/// alone reads the Add's output (not a graph output) is taken too. Fills `f` when it is.
+QS_INTERNAL bool qs__match_residual_add(const qs_graph_t *g, const qs_view *views, int i,
+                                        struct qs__residual_fusion *f);
+
 /// What a session runs, for ir/profile.c (per-node profiling and descriptions), which runs
 /// the same nodes with a timer around each.
 struct qs__session_parts {
@@ -289,3 +305,10 @@ struct qs__session_parts {
     void *observer_user;
 };
 QS_INTERNAL struct qs__session_parts qs__session_parts(const qs_session_t *s);
+/// Runs executed node `e`: a fused Conv + Add (+ Relu) as its separate nodes while an
+/// observer is installed (so that it sees every tensor), else the node itself. Those
+/// separate nodes are observed as they run (they share buffers).
+QS_INTERNAL enum qs_status qs__session_run_exec(qs_session_t *s, int e, struct qs_diag *diag);
+/// Calls the observer (which must be set) with the outputs of node `e` after
+/// qs__session_run_exec, unless that observed them already.
+QS_INTERNAL void qs__session_observe_exec(const qs_session_t *s, int e);

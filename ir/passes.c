@@ -8,6 +8,9 @@
 //
 // Every rewrite keeps the names of graph outputs: when the node that produces a graph
 // output goes away, the node before it is made to write that output tensor instead.
+//
+// Also here: the match of a residual Add that sessions fuse into the fp32 Conv before it
+// (qs__match_residual_add), which is not a graph rewrite.
 
 #include "ir/ir-impl.h"
 
@@ -575,6 +578,56 @@ static enum qs_status fuse_activations(qs_graph_t *g, int *n_fused, struct qs_di
     remove_dead(g, dead, *n_fused);
     qs__free(dead);
     return QS_STATUS_OK;
+}
+
+// ---------------------------------------------------------------------------------------
+// Residual Add fusion (sessions only, see qs__residual_fusion in ir/ir-impl.h).
+//
+// Not a graph rewrite: calibration observes the Conv's own output and int8 lowering turns
+// the Add into a QLinearAdd, so graphs keep the nodes and a session runs the match as one.
+// A Conv with a fused activation is never taken: act(conv) + sum != act(conv + sum).
+
+static bool same_shape(const qs_view *a, const qs_view *b) {
+    if (a->rank != b->rank) return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i]) return false;
+    return true;
+}
+
+bool qs__match_residual_add(const qs_graph_t *g, const qs_view *views, int i,
+                            struct qs__residual_fusion *f) {
+    const qs_node *c = g->nodes[i];
+    if (c->op != QS_OP_CONV || c->act.kind != QS_ACT_NONE || c->n_inputs < 2 ||
+        c->n_inputs > 3 || c->n_outputs != 1 || !c->outputs[0] || !c->inputs[0] ||
+        !c->inputs[1])
+        return false;
+    const qs_tensor *y = c->outputs[0];
+    const qs_view *vy = &views[y->id];
+    if (vy->dtype != QS_DTYPE_F32 || vy->is_const) return false;
+    const int ai = sole_consumer(g, y);  // -1 for a graph output
+    if (ai <= i) return false;
+    const qs_node *a = g->nodes[ai];
+    if (a->op != QS_OP_ADD || a->n_inputs != 2 || a->n_outputs != 1 || !a->outputs[0] ||
+        !a->inputs[0] || !a->inputs[1])
+        return false;
+    qs_tensor *sum = a->inputs[0] == y ? a->inputs[1] : a->inputs[0];
+    if (sum == y) return false;
+    // Exactly the Conv's shape: the kernels add element by element, without broadcasting.
+    const qs_view *vs = &views[sum->id], *va = &views[a->outputs[0]->id];
+    if (vs->dtype != QS_DTYPE_F32 || vs->is_const || !same_shape(vs, vy) ||
+        va->dtype != QS_DTYPE_F32 || !same_shape(va, vy))
+        return false;
+    *f = (struct qs__residual_fusion){i, ai, -1, sum, a->outputs[0]};
+    const int ri = sole_consumer(g, a->outputs[0]);
+    if (ri > ai) {
+        const qs_node *r = g->nodes[ri];
+        if (r->op == QS_OP_RELU && r->n_inputs == 1 && r->n_outputs == 1 && r->outputs[0] &&
+            views[r->outputs[0]->id].dtype == QS_DTYPE_F32) {
+            f->relu = ri;
+            f->out = r->outputs[0];
+        }
+    }
+    return true;
 }
 
 // ---------------------------------------------------------------------------------------

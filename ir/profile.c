@@ -92,6 +92,9 @@ static void describe(const qs_node *n, const qs_view *const *in, int n_in,
     window_attrs(n, in, n_in, p);
     p->fused_activation = n->act.kind == QS_ACT_RELU ? "Relu"
                           : n->act.kind == QS_ACT_CLIP ? "Clip" : NULL;
+    // A session's Conv with a residual Add fused (4th input, see ir/ops/conv.c).
+    if (n->op == QS_OP_CONV && n_in > 3 && n->inputs[3])
+        p->fused_activation = n->act.kind == QS_ACT_RELU ? "Add+Relu" : "Add";
     p->w_bits = p->a_bits = 32;
     int w = is_layer_op(n->op) ? weight_input(n, in, n_in) : -1;
     if (w >= 0) p->weight_sparsity = zero_fraction(in[w]);
@@ -184,7 +187,6 @@ enum qs_status qs_session_run_profiled(qs_session_t *s, int64_t *ns, int64_t *to
                                        struct qs_diag *diag) {
     const struct qs__session_parts sp = qs__session_parts(s);
     qs_kctx *exec = sp.exec;
-    const struct qs_op_def *const *defs = sp.defs;
     const int n = sp.n_exec;
     qs_session_observer ob = sp.observer;
     void *user = sp.observer_user;
@@ -204,16 +206,12 @@ enum qs_status qs_session_run_profiled(qs_session_t *s, int64_t *ns, int64_t *to
     }
     int64_t t0 = now_ns();
     for (int e = 0; e < n; e++) {
-        qs_kctx *k = &exec[e];
-        k->diag = diag;
-        enum qs_status st = defs[e]->run(k);
-        k->diag = NULL;
+        // A fused Conv + Add runs as its separate nodes while an observer is set.
+        enum qs_status st = qs__session_run_exec(s, e, diag);
         if (st != QS_STATUS_OK) return st;
         int64_t t1 = now_ns();
         if (ns) ns[e] = t1 - t0;
-        if (ob)
-            for (int o = 0; o < k->n_out; o++)
-                if (k->node->outputs[o]) observe(ob, user, k->node->outputs[o], k->out[o]);
+        if (ob) qs__session_observe_exec(s, e);
         t0 = ob ? now_ns() : t1;
     }
     if (total_ns) *total_ns = now_ns() - t_start;

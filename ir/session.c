@@ -1,9 +1,19 @@
 // A graph compiled for execution: batch bound, shapes re-inferred, constants folded, every
 // node prepared once and all activations planned into one arena, so runs never allocate.
+//
+// Residual Adds are fused into the fp32 Conv before them (qs__match_residual_add): the
+// session runs Conv + Add (+ Relu) as one Conv node with a 4th input, the Add's other
+// operand, at the place of the Add (where both operands exist). The graph keeps the
+// separate nodes; the session keeps them too, prepared, and runs them instead while an
+// observer is installed, so that calibration still sees the Conv's and the Add's outputs
+// (plan_members places them without growing the arena). QS_FUSE_ADD=0 in the environment
+// turns the fusion off.
 #include "ir/ir-impl.h"
 #include "ir/session-reuse.h"
 
 #include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
 
 typedef struct const_block {
     struct const_block *next;
@@ -28,6 +38,15 @@ struct qs_session {
     qs_session_observer observer;
     void *observer_user;
     int *prod_exec;          // per tensor id: exec index of its producer, -1 before the run
+    // Residual Add fusion: the fused nodes (copies of the Convs with the residual as a 4th
+    // input and the Relu as activation) and, per exec node that is one, the separate nodes
+    // it stands for (members[member_first[e] ..] in order; member_first[e] -1 otherwise).
+    qs_node *fused;
+    qs_tensor **fused_io;
+    int n_members;
+    qs_kctx *members;
+    const struct qs_op_def **member_defs;
+    int *member_first, *member_count;
 };
 
 static void *const_alloc(void *ctx, size_t bytes) {
@@ -47,9 +66,18 @@ struct qs_session_options qs_session_options_default(void) {
 
 void qs_session_destroy(qs_session_t *s) {
     if (!s) return;
-    for (int i = 0; s->exec && s->defs && i < s->n_exec; i++)
+    for (int i = 0; s->exec && s->defs && i < s->n_exec; i++) {
+        // A fused group's Conv shares the fused node's state.
+        for (int m = 0; s->member_first && s->member_first[i] >= 0 && m < s->member_count[i];
+             m++) {
+            const qs_kctx *k = &s->members[s->member_first[i] + m];
+            const struct qs_op_def *def = s->member_defs[s->member_first[i] + m];
+            if (def && def->release && k->state && k->state != s->exec[i].state)
+                def->release(k->state);
+        }
         if (s->defs[i] && s->defs[i]->release && s->exec[i].state)
             s->defs[i]->release(s->exec[i].state);
+    }
     const_block *b = s->consts;
     while (b) {
         const_block *n = b->next;
@@ -64,6 +92,12 @@ void qs_session_destroy(qs_session_t *s) {
     qs__free(s->defs);
     qs__free(s->ptrs);
     qs__free(s->prod_exec);
+    qs__free(s->fused);
+    qs__free(s->fused_io);
+    qs__free(s->members);
+    qs__free(s->member_defs);
+    qs__free(s->member_first);
+    qs__free(s->member_count);
     qs_graph_destroy(s->lowered);
     qs__free(s);
 }
@@ -124,8 +158,37 @@ static void alias_concat_inputs(const qs_session_t *s, const qs_node *n, int *al
     }
 }
 
+static void live_at(int *first, int *last, const qs_tensor *t, int step, bool write) {
+    if (!t) return;
+    if (write) first[t->id] = QS_MIN(first[t->id], step);
+    last[t->id] = QS_MAX(last[t->id], step);
+}
+
+// Lifetimes of a fused group's separate nodes (run instead of the fused node, at the same
+// place, while an observer is set), at sub-steps 3e (Conv), 3e + 1 (Add), 3e + 2 (Relu):
+// the Conv writes its output into the buffer of the group's output (the Relu writes it
+// last), the Add's output takes the place of the Conv's input when that is free, so the
+// group needs no more memory than the nodes it replaces. Without a Relu the Add writes the
+// group's output itself and the Conv's output needs its own buffer.
+static void plan_members(const qs_session_t *s, int e, int *first, int *last, int *alias) {
+    const qs_node *fn = s->exec[e].node;
+    const qs_tensor *out = fn->outputs[0];
+    live_at(first, last, fn->inputs[3], 3 * e + 1, false);  // the residual, read by the Add
+    for (int m = s->member_first[e]; m < s->member_first[e] + s->member_count[e]; m++) {
+        const qs_node *mn = s->members[m].node;
+        const int step = 3 * e + (m - s->member_first[e]);
+        for (int j = 0; j < mn->n_inputs; j++)
+            if (mn->inputs[j] && !s->views[mn->inputs[j]->id].is_const)
+                live_at(first, last, mn->inputs[j], step, false);
+        const qs_tensor *y = mn->outputs[0];
+        live_at(first, last, y, step, true);
+        if (mn->op == QS_OP_CONV && s->member_count[e] == 3) alias[y->id] = out->id;
+    }
+}
+
 // Greedy-by-size offset assignment (as in TFLite's arena planner): each buffer takes the
 // lowest offset that does not overlap a placed buffer whose lifetime intersects its own.
+// Exec node e runs at step 3e (sub-steps 3e + 1, 3e + 2: see plan_members).
 static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag *diag) {
     qs_graph_t *g = s->g;
     int nt = g->n_tensors;
@@ -142,23 +205,19 @@ static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag
         alias[t] = t;
     }
     // Inputs live through the whole run: a caller may fill them once and run many times.
+    const int end = 3 * s->n_exec;
     for (int i = 0; i < g->n_inputs; i++) {
         first[g->inputs[i]->id] = 0;
-        last[g->inputs[i]->id] = s->n_exec;
+        last[g->inputs[i]->id] = end;
     }
     for (int e = 0; e < s->n_exec; e++) {
         const qs_kctx *k = &s->exec[e];
         const qs_node *n = k->node;
-        for (int j = 0; j < n->n_outputs; j++) {
-            if (!n->outputs[j]) continue;
-            int t = n->outputs[j]->id;
-            first[t] = QS_MIN(first[t], e);
-            last[t] = QS_MAX(last[t], e);
-        }
-        for (int j = 0; j < n->n_inputs; j++) {
-            if (!n->inputs[j] || s->views[n->inputs[j]->id].is_const) continue;
-            last[n->inputs[j]->id] = QS_MAX(last[n->inputs[j]->id], e);
-        }
+        for (int j = 0; j < n->n_outputs; j++) live_at(first, last, n->outputs[j], 3 * e, true);
+        for (int j = 0; j < n->n_inputs; j++)
+            if (n->inputs[j] && !s->views[n->inputs[j]->id].is_const)
+                live_at(first, last, n->inputs[j], 3 * e, false);
+        if (s->member_first[e] >= 0) plan_members(s, e, first, last, alias);
         // An aliasing op's output lives in its input's buffer.
         if (s->defs[e]->alias_input0 && n->inputs[0] && n->outputs[0] &&
             !s->views[n->inputs[0]->id].is_const &&
@@ -167,7 +226,7 @@ static enum qs_status plan_buffers(qs_session_t *s, bool *folded, struct qs_diag
         if (n->op == QS_OP_CONCAT) alias_concat_inputs(s, n, alias, alias_off);
     }
     for (int i = 0; i < g->n_outputs; i++)
-        if (!s->views[g->outputs[i]->id].is_const) last[g->outputs[i]->id] = s->n_exec;
+        if (!s->views[g->outputs[i]->id].is_const) last[g->outputs[i]->id] = end;
     // Fold member lifetimes into their roots.
     for (int t = 0; t < nt; t++) {
         if (last[t] < 0) continue;
@@ -226,6 +285,152 @@ done:
     return st;
 }
 
+// Points k at node n and the views of its inputs and outputs (taken from *p onwards).
+static void bind(qs_session_t *s, qs_kctx *k, const qs_node *n, qs_view ***p) {
+    qs_view **q = *p;
+    k->node = n;
+    k->n_in = n->n_inputs;
+    k->n_out = n->n_outputs;
+    for (int j = 0; j < n->n_inputs; j++) q[j] = n->inputs[j] ? &s->views[n->inputs[j]->id] : NULL;
+    k->in = q;
+    q += n->n_inputs;
+    for (int j = 0; j < n->n_outputs; j++)
+        q[j] = n->outputs[j] ? &s->views[n->outputs[j]->id] : NULL;
+    k->out = q;
+    *p = q + n->n_outputs;
+}
+
+static bool fusion_enabled(void) {
+    const char *env = getenv("QS_FUSE_ADD");
+    return !env || strcmp(env, "0") != 0;
+}
+
+// The fused node of fusion f (number gi): the Conv with the residual as 4th input, writing
+// the group's output, with the Relu (if any) as its activation.
+static const qs_node *make_fused(qs_session_t *s, int gi, const struct qs__residual_fusion *f) {
+    const qs_node *c = s->g->nodes[f->conv];
+    qs_node *fn = &s->fused[gi];
+    qs_tensor **io = s->fused_io + 5 * (size_t)gi;
+    *fn = *c;
+    for (int j = 0; j < 3; j++) io[j] = j < c->n_inputs ? c->inputs[j] : NULL;
+    io[3] = f->sum;
+    io[4] = f->out;
+    fn->inputs = io;
+    fn->n_inputs = 4;
+    fn->outputs = io + 4;
+    fn->n_outputs = 1;
+    if (f->relu >= 0) fn->act = (struct qs_fused_act){QS_ACT_RELU, 0.0f, INFINITY};
+    return fn;
+}
+
+// The list of nodes to run: every node not folded, with each residual fusion's Conv, Add
+// and Relu replaced by its fused node at the place of the Add (the Conv's inputs exist
+// there, and the residual may come from a node between the Conv and the Add).
+static enum qs_status build_exec(qs_session_t *s, const bool *folded) {
+    const qs_graph_t *g = s->g;
+    const size_t nn = (size_t)QS_MAX(g->n_nodes, 1);
+    enum qs_status st = QS_STATUS_NOMEM;
+    // group[i]: the fusion that runs at node i (its Add), -2 for the Conv and the Relu it
+    // takes along, -1 for other nodes.
+    int *group = qs__malloc(sizeof(int) * nn);
+    struct qs__residual_fusion *fus = qs__malloc(sizeof *fus * nn);
+    if (!group || !fus) goto done;
+    for (int i = 0; i < g->n_nodes; i++) group[i] = -1;
+    int n_groups = 0;
+    const bool fuse = fusion_enabled();
+    for (int i = 0; i < g->n_nodes && fuse; i++) {
+        struct qs__residual_fusion f;
+        if (folded[i] || group[i] != -1 || !qs__match_residual_add(g, s->views, i, &f))
+            continue;
+        // Add(conv_a(x), conv_b(x)) matches twice: the first Conv takes it.
+        if (group[f.add] != -1 || (f.relu >= 0 && group[f.relu] != -1)) continue;
+        group[f.conv] = -2;
+        if (f.relu >= 0) group[f.relu] = -2;
+        group[f.add] = n_groups;
+        fus[n_groups++] = f;
+    }
+    int n_ptrs = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (folded[i] || group[i] == -2) continue;
+        s->n_exec++;
+        if (group[i] < 0) {
+            n_ptrs += g->nodes[i]->n_inputs + g->nodes[i]->n_outputs;
+            continue;
+        }
+        const struct qs__residual_fusion *f = &fus[group[i]];
+        const int ids[3] = {f->conv, f->add, f->relu};
+        n_ptrs += 5;
+        for (int j = 0; j < 3; j++)
+            if (ids[j] >= 0) {
+                s->n_members++;
+                n_ptrs += g->nodes[ids[j]]->n_inputs + g->nodes[ids[j]]->n_outputs;
+            }
+    }
+    s->exec = qs__calloc((size_t)s->n_exec + 1, sizeof *s->exec);
+    s->defs = qs__calloc((size_t)s->n_exec + 1, sizeof *s->defs);
+    s->ptrs = qs__calloc((size_t)n_ptrs + 1, sizeof *s->ptrs);
+    s->member_first = qs__malloc(sizeof(int) * ((size_t)s->n_exec + 1));
+    s->member_count = qs__calloc((size_t)s->n_exec + 1, sizeof(int));
+    s->members = qs__calloc((size_t)s->n_members + 1, sizeof *s->members);
+    s->member_defs = qs__calloc((size_t)s->n_members + 1, sizeof *s->member_defs);
+    s->fused = qs__calloc((size_t)n_groups + 1, sizeof *s->fused);
+    s->fused_io = qs__calloc(5 * (size_t)n_groups + 1, sizeof *s->fused_io);
+    s->prod_exec = qs__malloc(sizeof(int) * (size_t)QS_MAX(g->n_tensors, 1));
+    for (int e = 0; s->member_first && e <= s->n_exec; e++) s->member_first[e] = -1;
+    if (!s->exec || !s->defs || !s->ptrs || !s->member_first || !s->member_count ||
+        !s->members || !s->member_defs || !s->fused || !s->fused_io || !s->prod_exec)
+        goto done;
+    qs_view **p = s->ptrs;
+    int e = 0, m = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (folded[i] || group[i] == -2) continue;
+        const qs_node *n = g->nodes[i];
+        s->member_first[e] = -1;
+        if (group[i] >= 0) {
+            const struct qs__residual_fusion *f = &fus[group[i]];
+            const int ids[3] = {f->conv, f->add, f->relu};
+            s->member_first[e] = m;
+            for (int j = 0; j < 3; j++)
+                if (ids[j] >= 0) {
+                    bind(s, &s->members[m], g->nodes[ids[j]], &p);
+                    s->member_defs[m++] = qs__op_def(g->nodes[ids[j]]->op);
+                }
+            s->member_count[e] = m - s->member_first[e];
+            n = make_fused(s, group[i], f);
+        }
+        s->defs[e] = qs__op_def(n->op);
+        bind(s, &s->exec[e++], n, &p);
+    }
+    for (int t = 0; t < g->n_tensors; t++) s->prod_exec[t] = -1;
+    for (e = 0; e < s->n_exec; e++) {
+        const qs_node *n = s->exec[e].node;
+        for (int j = 0; j < n->n_outputs; j++)
+            if (n->outputs[j]) s->prod_exec[n->outputs[j]->id] = e;
+        for (m = s->member_first[e]; m >= 0 && m < s->member_first[e] + s->member_count[e]; m++)
+            for (int j = 0; j < s->members[m].node->n_outputs; j++)
+                if (s->members[m].node->outputs[j])
+                    s->prod_exec[s->members[m].node->outputs[j]->id] = e;
+    }
+    if (n_groups)
+        qs__log(QS_LOG_DEBUG, "session: %d residual Adds fused into Convs", n_groups);
+    st = QS_STATUS_OK;
+done:
+    qs__free(group);
+    qs__free(fus);
+    return st;
+}
+
+static enum qs_status prepare(qs_session_t *s, qs_kctx *k, const struct qs_op_def *def,
+                              struct qs_diag *diag) {
+    size_t scratch = 0;
+    if (!def->prepare) return QS_STATUS_OK;
+    k->diag = diag;
+    enum qs_status st = def->prepare(k, &scratch);
+    k->diag = NULL;
+    s->scratch_bytes = QS_MAX(s->scratch_bytes, scratch);
+    return st;
+}
+
 enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options *opt,
                                  qs_session_t **session_out, struct qs_diag *diag) {
     struct qs_session_options o = opt ? *opt : qs_session_options_default();
@@ -262,54 +467,29 @@ enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options 
         if (o.batch > 1) qs__diag_prefix(diag, "at batch %d: ", o.batch);
         goto error;
     }
-    st = QS_STATUS_NOMEM;
-    int n_ptrs = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!folded[i]) {
-            s->n_exec++;
-            n_ptrs += g->nodes[i]->n_inputs + g->nodes[i]->n_outputs;
-        }
-    s->exec = qs__calloc((size_t)s->n_exec + 1, sizeof *s->exec);
-    s->defs = qs__calloc((size_t)s->n_exec + 1, sizeof *s->defs);
-    s->ptrs = qs__calloc((size_t)n_ptrs + 1, sizeof *s->ptrs);
-    if (!s->exec || !s->defs || !s->ptrs) goto error;
-    qs_view **p = s->ptrs;
-    int e = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (folded[i]) continue;
-        const qs_node *n = g->nodes[i];
-        qs_kctx *k = &s->exec[e];
-        s->defs[e++] = qs__op_def(n->op);
-        k->node = n;
-        k->n_in = n->n_inputs;
-        k->n_out = n->n_outputs;
-        for (int j = 0; j < n->n_inputs; j++) p[j] = n->inputs[j] ? &s->views[n->inputs[j]->id] : NULL;
-        k->in = p;
-        p += n->n_inputs;
-        for (int j = 0; j < n->n_outputs; j++) p[j] = n->outputs[j] ? &s->views[n->outputs[j]->id] : NULL;
-        k->out = p;
-        p += n->n_outputs;
-    }
-    if (!(s->prod_exec = qs__malloc(sizeof(int) * (size_t)QS_MAX(g->n_tensors, 1)))) goto error;
-    for (int t = 0; t < g->n_tensors; t++) s->prod_exec[t] = -1;
-    for (e = 0; e < s->n_exec; e++)
-        for (int j = 0; j < s->exec[e].node->n_outputs; j++)
-            if (s->exec[e].node->outputs[j]) s->prod_exec[s->exec[e].node->outputs[j]->id] = e;
+    if ((st = build_exec(s, folded)) != QS_STATUS_OK) goto error;
     if ((st = plan_buffers(s, folded, diag)) != QS_STATUS_OK) goto error;
-    for (e = 0; e < s->n_exec; e++) {
-        size_t scratch = 0;
-        s->exec[e].diag = diag;
-        if (s->defs[e]->prepare && (st = s->defs[e]->prepare(&s->exec[e], &scratch)) != QS_STATUS_OK)
-            goto error;
-        s->exec[e].diag = NULL;
-        s->scratch_bytes = QS_MAX(s->scratch_bytes, scratch);
+    for (int e = 0; e < s->n_exec; e++) {
+        if ((st = prepare(s, &s->exec[e], s->defs[e], diag)) != QS_STATUS_OK) goto error;
+        for (int m = s->member_first[e]; m >= 0 && m < s->member_first[e] + s->member_count[e];
+             m++) {
+            // The group's Conv runs on the fused node's prepared state (the same weights
+            // and geometry; ir/ops/conv.c takes the clamp from the node at each run).
+            if (s->members[m].node->op == QS_OP_CONV) s->members[m].state = s->exec[e].state;
+            else if ((st = prepare(s, &s->members[m], s->member_defs[m], diag)) != QS_STATUS_OK)
+                goto error;
+        }
     }
     st = QS_STATUS_NOMEM;
     if (s->scratch_bytes && !(s->scratch = qs__aligned_alloc(s->scratch_bytes))) goto error;
     if (o.threads > 1 && (st = qs__pool_create(o.threads, &s->pool)) != QS_STATUS_OK) goto error;
-    for (e = 0; e < s->n_exec; e++) {
+    for (int e = 0; e < s->n_exec; e++) {
         s->exec[e].scratch = s->scratch;
         s->exec[e].pool = s->pool;
+    }
+    for (int m = 0; m < s->n_members; m++) {
+        s->members[m].scratch = s->scratch;
+        s->members[m].pool = s->pool;
     }
     // OpenBLAS's own workers spin while they wait; next to our pool on the same cores they
     // steal the time our workers need, so BLAS calls stay single-threaded and ops split
@@ -371,18 +551,47 @@ static void observe(const qs_session_t *s, const qs_tensor *t) {
     s->observer(s->observer_user, &info, s->views[t->id].data);
 }
 
+static void observe_node(const qs_session_t *s, const qs_node *n) {
+    for (int o = 0; o < n->n_outputs; o++)
+        if (n->outputs[o]) observe(s, n->outputs[o]);
+}
+
+static bool runs_members(const qs_session_t *s, int e) {
+    return s->observer && s->member_first[e] >= 0;
+}
+
+enum qs_status qs__session_run_exec(qs_session_t *s, int e, struct qs_diag *diag) {
+    qs_kctx *k = &s->exec[e];
+    const struct qs_op_def *const *defs = &s->defs[e];
+    int n = 1;
+    const bool members = runs_members(s, e);
+    if (members) {
+        k = &s->members[s->member_first[e]];
+        defs = &s->member_defs[s->member_first[e]];
+        n = s->member_count[e];
+    }
+    for (int i = 0; i < n; i++) {
+        k[i].diag = diag;
+        enum qs_status st = defs[i]->run(&k[i]);
+        k[i].diag = NULL;
+        if (st != QS_STATUS_OK) return st;
+        // Observed at once: the Relu overwrites the Conv's output (see plan_members).
+        if (members) observe_node(s, k[i].node);
+    }
+    return QS_STATUS_OK;
+}
+
+void qs__session_observe_exec(const qs_session_t *s, int e) {
+    if (!runs_members(s, e)) observe_node(s, s->exec[e].node);
+}
+
 enum qs_status qs_session_run(qs_session_t *s, struct qs_diag *diag) {
     if (s->observer)
         for (int i = 0; i < s->g->n_inputs; i++) observe(s, s->g->inputs[i]);
     for (int e = 0; e < s->n_exec; e++) {
-        qs_kctx *k = &s->exec[e];
-        k->diag = diag;
-        enum qs_status st = s->defs[e]->run(k);
-        k->diag = NULL;
+        enum qs_status st = qs__session_run_exec(s, e, diag);
         if (st != QS_STATUS_OK) return st;
-        if (s->observer)
-            for (int o = 0; o < k->node->n_outputs; o++)
-                if (k->node->outputs[o]) observe(s, k->node->outputs[o]);
+        if (s->observer) qs__session_observe_exec(s, e);
     }
     return QS_STATUS_OK;
 }

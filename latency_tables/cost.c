@@ -5,6 +5,8 @@
 // the keys of the nodes the session would execute, including the QuantizeLinear and
 // DequantizeLinear that lowering inserts at precision boundaries. The profile of a real
 // session (qs_session_exec_info) gives the same keys; bench/lut checks that they agree.
+// Sessions also fuse a residual Add (and the Relu after it) into the fp32 Conv before it
+// (ir/passes.c, qs__match_residual_add): such a Conv is charged as that one node.
 #include "latency_tables/lut-impl.h"
 
 #include <math.h>
@@ -13,6 +15,7 @@
 enum mode {
     M_FLOAT = 0, M_LAYER_Q, M_LAYER_W8, M_LAYER_A8, M_PASS_Q, M_RELU_Q, M_ADD_Q, M_CONCAT_Q,
     M_POOL_Q, M_FUSED,
+    M_FUSED_ADD,  // an fp32 Add fused into the Conv before it (fuse_residual)
 };
 
 typedef struct {
@@ -234,6 +237,54 @@ static struct qs_prof_node as_run(const sim *s, const struct qs_prof_node *n) {
     return p;
 }
 
+static bool same_shape(const struct qs_tensor_info *a, const struct qs_tensor_info *b) {
+    if (a->rank != b->rank || a->dtype != b->dtype) return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] != b->dims[d]) return false;
+    return true;
+}
+
+// An fp32 Conv (p: as it runs) whose output only an fp32 Add reads, with a non-constant
+// operand of exactly its shape: the session runs Conv + Add (+ the Relu that alone reads
+// the Add's output) as one Conv with the operand as 4th input and "Add" / "Add+Relu" as
+// activation. The Add and the Relu are then not charged. Returns the tensor p writes.
+static int fuse_residual(sim *s, int i, struct qs_prof_node *p) {
+    const struct qs_prof_node *n = &s->nodes[i];
+    const int y = out_id(n, 0);
+    if (!op_is(n, "Conv") || n->fused_activation || n->n_inputs > 3 || n->n_outputs != 1 ||
+        y < 0 || s->tinfo[y].dtype != QS_DTYPE_F32 || s->uses[y] != 1)
+        return y;
+    const int a = s->consumer[y];
+    if (a <= i || s->mode[a] != M_FLOAT) return y;
+    const struct qs_prof_node *an = &s->nodes[a];
+    const int a0 = in_id(an, 0), a1 = in_id(an, 1), ao = out_id(an, 0);
+    if (!op_is(an, "Add") || an->n_inputs != 2 || an->n_outputs != 1 || a0 < 0 || a1 < 0 ||
+        ao < 0)
+        return y;
+    const int sum = a0 == y ? a1 : a0;
+    if (sum == y || s->is_const[sum] || !same_shape(&s->tinfo[sum], &s->tinfo[y]) ||
+        !same_shape(&s->tinfo[ao], &s->tinfo[y]))
+        return y;
+    int out = ao;
+    const int r = s->uses[ao] == 1 ? s->consumer[ao] : -1;
+    const struct qs_prof_node *rn = r > a ? &s->nodes[r] : NULL;
+    const bool relu = rn && s->mode[r] == M_FLOAT && op_is(rn, "Relu") && rn->n_inputs == 1 &&
+                      rn->n_outputs == 1 && out_id(rn, 0) >= 0 &&
+                      s->tinfo[out_id(rn, 0)].dtype == QS_DTYPE_F32;
+    if (relu) {
+        out = out_id(rn, 0);
+        s->mode[r] = M_FUSED;
+    }
+    // The operand's fp32 form (a DequantizeLinear) is made where the Add is (lower_node).
+    s->mode[a] = M_FUSED_ADD;
+    p->n_inputs = 4;
+    p->inputs[3] = tensor_as(s, sum, QS_DTYPE_F32);
+    p->input_const[3] = false;
+    p->outputs[0] = tensor_as(s, out, QS_DTYPE_F32);
+    p->fused_activation = relu ? "Add+Relu" : "Add";
+    return out;
+}
+
 static void lower_layer(sim *s, int i, const char *name) {
     const struct qs_prof_node *n = &s->nodes[i];
     int x = in_id(n, 0), y = out_id(n, 0);
@@ -287,9 +338,11 @@ static void lower_layer(sim *s, int i, const char *name) {
         break;
     }
     struct qs_prof_node p = as_run(s, n);
+    const int out = fuse_residual(s, i, &p);
     charge(s, &p, pat, sp, name);
     for (int o = 0; o < n->n_outputs && o < 2; o++)
         if (out_id(n, o) >= 0) s->fl[out_id(n, o)] = true;
+    if (out >= 0) s->fl[out] = true;
 }
 
 static void lower_node(sim *s, int i) {
@@ -303,6 +356,9 @@ static void lower_node(sim *s, int i) {
     struct qs_prof_node p = *n;
     switch (s->mode[i]) {
     case M_FUSED:
+        return;
+    case M_FUSED_ADD:
+        for (int k = 0; k < n->n_inputs && k < QS_PROF_MAX_IO; k++) get_float(s, in_id(n, k));
         return;
     case M_PASS_Q:
         if (op_is(n, "Concat")) {

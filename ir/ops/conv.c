@@ -3,6 +3,10 @@
 // kernels/ref/f32-conv.c (im2col + sgemm, depthwise direct). A pruned constant weight
 // (groups 1) runs on the sparse kernels (kernels/spmm.h) when the dispatcher says they beat
 // the dense path for its shape: 1x1 convs read the image in place, others go through im2col.
+//
+// A session that fuses a residual Add into a Conv (qs__residual_fusion) gives the node a
+// 4th input, the Add's other operand: y = act(conv(x) + b + sum). ONNX's Conv has at most 3
+// inputs (the importer enforces it), so only such sessions build one.
 #include "ir/ops/nn-impl.h"
 #include "kernels/spmm.h"
 
@@ -121,6 +125,11 @@ static enum qs_status sparse_prepare(qs_kctx *k, struct conv_state *s) {
     return QS_STATUS_OK;
 }
 
+// The fused residual (4th input), or NULL.
+static const qs_view *sum_input(const qs_kctx *k) {
+    return k->n_in > 3 ? k->in[3] : NULL;
+}
+
 static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
     struct conv_state *s = qs__calloc(1, sizeof *s);
     if (!s) return QS_NODE_ERR(k, QS_STATUS_NOMEM, "out of memory");
@@ -128,6 +137,10 @@ static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
     enum qs_status st = conv_desc(k, &s->d);
     if (st == QS_STATUS_OK) st = check_blas_dims(k, &s->d);
     if (st != QS_STATUS_OK) return st;
+    const qs_view *sum = sum_input(k), *y = k->out[0];
+    if (sum && (sum->dtype != QS_DTYPE_F32 || sum->numel != y->numel || sum->rank != y->rank ||
+                memcmp(sum->dims, y->dims, sizeof(int64_t) * (size_t)y->rank) != 0))
+        return QS_NODE_ERR(k, QS_STATUS_INTERNAL, "fused residual is not shaped like the output");
     if ((st = sparse_prepare(k, s)) != QS_STATUS_OK) return st;
     if (s->sp) {
         *scratch_bytes = s->col_bytes + qs__spmm_scratch_size(
@@ -146,33 +159,50 @@ static enum qs_status conv_prepare(qs_kctx *k, size_t *scratch_bytes) {
     return QS_STATUS_OK;
 }
 
-static void sparse_run(qs_kctx *k, const struct conv_state *s, const float *bias) {
-    const struct qs_f32_conv_desc *d = &s->d;
+static void sparse_run(qs_kctx *k, const struct conv_state *s, const struct qs_f32_conv_desc *d,
+                       const float *bias, const float *sum) {
     const size_t invol = (size_t)qs__f32_window_in_size(&d->win);
     const size_t n = (size_t)qs__f32_window_out_size(&d->win);
     const float *x = k->in[0]->data;
     float *y = k->out[0]->data, *col = k->scratch;
     void *spmm_scratch = (char *)k->scratch + s->col_bytes;
+    // The sparse kernels have no residual input: with one, they store unclamped values and
+    // the residual and the clamp follow, image by image while it is in cache.
+    const float lo = sum ? -INFINITY : d->lo, hi = sum ? INFINITY : d->hi;
+    const size_t per_image = (size_t)d->c_out * n;
     for (int64_t b = 0; b < d->batch; b++) {
         const float *xb = x + (size_t)b * (size_t)d->c_in * invol;
         if (!s->direct) {
             qs__f32_im2col(&d->win, d->c_in, xb, col);
             xb = col;
         }
-        qs__spmm_f32_run(s->sp, n, xb, n, y + (size_t)b * (size_t)d->c_out * n, n, bias, d->lo,
-                         d->hi, spmm_scratch, k->pool);
+        float *yb = y + (size_t)b * per_image;
+        qs__spmm_f32_run(s->sp, n, xb, n, yb, n, bias, lo, hi, spmm_scratch, k->pool);
+        if (!sum) continue;
+        const float *sb = sum + (size_t)b * per_image;
+        for (size_t i = 0; i < per_image; i++) {
+            float v = yb[i] + sb[i];
+            v = v < d->lo ? d->lo : v;
+            yb[i] = v > d->hi ? d->hi : v;
+        }
     }
 }
 
 static enum qs_status conv_run(qs_kctx *k) {
     const struct conv_state *s = k->state;
-    const qs_view *b = k->n_in > 2 ? k->in[2] : NULL;
+    // The clamp comes from the node that runs: a session that fuses a residual Add shares
+    // one prepared state between the fused node and the plain Conv it runs instead while
+    // an observer watches every tensor, and the two have different activations.
+    struct qs_f32_conv_desc d = s->d;
+    qs__nn_act_bounds(k, &d.lo, &d.hi);
+    const qs_view *b = k->n_in > 2 ? k->in[2] : NULL, *sum = sum_input(k);
+    const float *bias = b ? b->data : NULL, *sum_data = sum ? sum->data : NULL;
     if (s->sp) {
-        sparse_run(k, s, b ? b->data : NULL);
+        sparse_run(k, s, &d, bias, sum_data);
         return QS_STATUS_OK;
     }
-    qs__f32_conv(&s->d, k->in[0]->data, k->in[1]->data, s->wpk, b ? b->data : NULL, NULL,
-                 k->out[0]->data, k->scratch, k->pool);
+    qs__f32_conv(&d, k->in[0]->data, k->in[1]->data, s->wpk, bias, sum_data, k->out[0]->data,
+                 k->scratch, k->pool);
     return QS_STATUS_OK;
 }
 

@@ -1,12 +1,14 @@
 // qsearch inspect MODEL: one row per node (shapes at batch 1, parameters, FLOPs, fused
-// activation), the totals, and the quantizable layers the search works on.
+// activation), the totals, and the quantizable layers the search works on. The "fused"
+// column also shows the residual Adds a session fuses into the fp32 Conv before them (the
+// graph keeps them as nodes): "Add+Relu" on the Conv, "into <conv>" on the Add and Relu.
 #include "cli.h"
 #include "qsearch/ir.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum { SHAPES_MAX = 256 };
+enum { SHAPES_MAX = 256, FUSED_MAX = 64 };
 
 static void tensor_line(const char *what, const struct qs_tensor_info *t) {
     char shape[128];
@@ -41,6 +43,48 @@ static char *thousands(int64_t v, char *buf, size_t size) {
     return buf;
 }
 
+static bool same_name(const char *a, const char *b) { return a && b && !strcmp(a, b); }
+
+// Fills fused[i] for the graph nodes that a batch-1 session runs as one Conv with a residual
+// Add (ir/session.c): what the Conv node runs fused, and "into <conv>" for the Add and the
+// Relu it takes along. A model that cannot run here shows none.
+static void session_fusions(qs_graph_t *g, char (*fused)[FUSED_MAX]) {
+    qs_session_t *s = NULL;
+    struct qs_diag d = {{0}};
+    if (qs_session_create(g, NULL, &s, &d) != QS_STATUS_OK) return;
+    const int n_nodes = qs_graph_node_count(g);
+    for (int e = 0; e < qs_session_exec_count(s); e++) {
+        struct qs_prof_node pn;
+        if (qs_session_exec_info(s, e, &pn) != QS_STATUS_OK || !pn.fused_activation ||
+            strncmp(pn.fused_activation, "Add", 3) != 0 || pn.n_inputs < 4)
+            continue;
+        // The Conv: same input and weight; then the Add reading its output, and the Relu
+        // writing what the fused node writes.
+        const char *conv_out = NULL, *conv_name = NULL;
+        for (int i = 0; i < n_nodes && !conv_out; i++) {
+            struct qs_node_info ni;
+            if (qs_graph_node_info(g, i, &ni) != QS_STATUS_OK || strcmp(ni.op_type, "Conv") ||
+                ni.n_inputs < 2 || !same_name(ni.inputs[0].name, pn.inputs[0].name) ||
+                !same_name(ni.inputs[1].name, pn.inputs[1].name) || ni.n_outputs < 1)
+                continue;
+            conv_out = ni.outputs[0].name;
+            conv_name = ni.name && ni.name[0] ? ni.name : conv_out;
+            snprintf(fused[i], FUSED_MAX, "%s", pn.fused_activation);
+        }
+        for (int i = 0; i < n_nodes && conv_out; i++) {
+            struct qs_node_info ni;
+            if (qs_graph_node_info(g, i, &ni) != QS_STATUS_OK) continue;
+            bool add = !strcmp(ni.op_type, "Add") && ni.n_inputs == 2 &&
+                       (same_name(ni.inputs[0].name, conv_out) ||
+                        same_name(ni.inputs[1].name, conv_out));
+            bool relu = !strcmp(ni.op_type, "Relu") && !strcmp(pn.fused_activation, "Add+Relu") &&
+                        ni.n_outputs == 1 && same_name(ni.outputs[0].name, pn.outputs[0].name);
+            if (add || relu) snprintf(fused[i], FUSED_MAX, "into %s", conv_name);
+        }
+    }
+    qs_session_destroy(s);
+}
+
 static const char *layer_kind_name(enum qs_layer_kind k) {
     switch (k) {
     case QS_LAYER_CONV:
@@ -59,6 +103,7 @@ int cli_cmd_inspect(const struct cli_args *args) {
     struct row {
         char ins[SHAPES_MAX], outs[SHAPES_MAX];
     } *rows = NULL;
+    char (*fused)[FUSED_MAX] = NULL;
     enum qs_status st = qs_graph_load_onnx(args->model, &g, &diag);
     if (st != QS_STATUS_OK) return cli_fail(st, &diag, args->model);
     if (!args->raw) {
@@ -72,7 +117,8 @@ int cli_cmd_inspect(const struct cli_args *args) {
 
     printf("model    %s\nopset    %d\npasses   %s\n", args->model, qs_graph_opset(g),
            args->raw ? "none (--raw: the graph as stored)"
-                     : "default (constants and BatchNorm folded, activations fused)");
+                     : "default (constants and BatchNorm folded, activations fused; residual "
+                       "Adds fused into Convs when run)");
     for (int i = 0; i < qs_graph_input_count(g); i++) {
         struct qs_tensor_info t;
         if (qs_graph_input_info(g, i, &t) == QS_STATUS_OK) tensor_line("input", &t);
@@ -85,10 +131,14 @@ int cli_cmd_inspect(const struct cli_args *args) {
     // Column widths come from the data, so the table is measured first.
     int n_nodes = qs_graph_node_count(g);
     rows = calloc(n_nodes > 0 ? (size_t)n_nodes : 1, sizeof *rows);
-    if (!rows) {
+    fused = calloc(n_nodes > 0 ? (size_t)n_nodes : 1, sizeof *fused);
+    if (!rows || !fused) {
+        free(rows);
+        free(fused);
         qs_graph_destroy(g);
         return cli_fail(QS_STATUS_NOMEM, NULL, NULL);
     }
+    if (!args->raw) session_fusions(g, fused);
     int w_name = 4, w_op = 2, w_in = 6, w_out = 7;
     int64_t total_params = 0, total_flops = 0;
     for (int i = 0; i < n_nodes; i++) {
@@ -119,7 +169,7 @@ int cli_cmd_inspect(const struct cli_args *args) {
         printf("%*d  %-*s  %-*s  %-*s  %-*s  %12s  %10s  %s\n", w_idx, i, w_name,
                ni.name ? ni.name : "", w_op, ni.op_type, w_in, rows[i].ins, w_out, rows[i].outs,
                thousands(ni.params, p, sizeof p), cli_format_count((double)ni.flops, f, sizeof f),
-               ni.fused_activation ? ni.fused_activation : "-");
+               fused[i][0] ? fused[i] : ni.fused_activation ? ni.fused_activation : "-");
     }
 
     int n_layers = qs_graph_layer_count(g);
@@ -163,6 +213,7 @@ int cli_cmd_inspect(const struct cli_args *args) {
         }
     }
     free(rows);
+    free(fused);
     qs_graph_destroy(g);
     return CLI_EXIT_OK;
 }

@@ -293,7 +293,9 @@ struct qs_prof_node {
     bool has_window;      ///< Conv/pool-like op: the attributes below are meaningful
     int64_t kernel[2], stride[2], pads[4], dilation[2];  ///< 2-D (1-D ops: [1] = 1)
     int64_t group;
-    const char *fused_activation;  ///< "Relu", "Clip" or NULL
+    /// "Relu", "Clip", NULL, or in sessions "Add" / "Add+Relu": a Conv with the residual
+    /// Add (and the Relu after it) fused; its 4th input is the Add's other operand.
+    const char *fused_activation;
     /// Fraction of zero weights of a layer node as the session runs it (int8 weights for
     /// QLinear ops); 0 for other nodes and in qs_graph_node_prof_info (which stays cheap).
     float weight_sparsity;
