@@ -288,7 +288,8 @@ QS_INTERNAL void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x,
                               const float *sum, float *y, void *scratch, qs_pool_t *pool);
 /// Winograd F(4x4, 3x3) (kernels/ref/f32-wino.c): fills g and returns true when the conv
 /// takes that path with its table (3x3, stride 1, dilation 1, groups 1, 2-D, both channel
-/// counts at least the table's wino_min_c, outputs at least 2x2).
+/// counts at least the table's wino_min_c, outputs at least 2x2, at least 32 tiles of 4x4
+/// outputs over the batch).
 QS_INTERNAL bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g);
 /// Floats of U (36 * ci_pad * co_pad), and the packing of w (ONNX layout) into it.
 QS_INTERNAL size_t qs__f32_wino_packed_size(const struct qs_f32_wino *g);

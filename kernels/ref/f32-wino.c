@@ -35,6 +35,11 @@ bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g) 
     if ((size_t)d->c_in < kt->wino_min_c || (size_t)d->c_out < kt->wino_min_c ||
         w->out[1] < 2 || w->out[2] < 2)
         return false;
+    // Few tiles per run (one 8x8 image: 4) waste the GEMM's 16-row blocks and read U,
+    // 4x the direct kernel's weights, for little work: a batch-1 ResNet-56 ran its 8x8 and
+    // 16x16 stages 35% slower than direct (bench/lut), so those keep the direct kernel.
+    const int64_t tiles = d->batch * ((w->out[1] + 3) / 4) * ((w->out[2] + 3) / 4);
+    if (tiles < 32) return false;
     memset(g, 0, sizeof *g);
     g->c_in = (size_t)d->c_in;
     g->c_out = (size_t)d->c_out;

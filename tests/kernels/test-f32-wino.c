@@ -47,6 +47,9 @@ static void make_case(struct wcase *c, int i) {
         w->in[1] = w->in[2] = w->out[1] = w->out[2] = 4;
         w->pad[1] = w->pad[2] = w->pad_end[1] = w->pad_end[2] = 1;
     }
+    // Winograd takes 32 tiles or more over the batch.
+    const int64_t per_image = ((w->out[1] + 3) / 4) * ((w->out[2] + 3) / 4);
+    if (d->batch * per_image < 32) d->batch = (32 + per_image - 1) / per_image;
     d->lo = -INFINITY;
     d->hi = INFINITY;
     if (i % 3 == 1) d->lo = 0.0f;
@@ -199,6 +202,14 @@ int main(void) {
     d.win.pad[1] = d.win.pad[2] = d.win.pad_end[1] = d.win.pad_end[2] = 1;
     struct qs_f32_wino g;
     ASSERT_TRUE(!qs__f32_wino_plan(&d, &g));  // 3 input channels
+    d.c_in = 16;
+    d.win.in[1] = d.win.in[2] = d.win.out[1] = d.win.out[2] = 8;
+    d.batch = 7;  // 28 tiles
+    ASSERT_TRUE(!qs__f32_wino_plan(&d, &g));
+    d.batch = 8;  // 32 tiles
+    ASSERT_TRUE(qs__f32_wino_plan(&d, &g));
+    d.batch = 1;
+    d.win.in[1] = d.win.in[2] = d.win.out[1] = d.win.out[2] = 32;
     d.c_in = 16;
     ASSERT_TRUE(qs__f32_wino_plan(&d, &g));
     d.win.stride[1] = 2;
