@@ -6,8 +6,8 @@
 // operand, at the place of the Add (where both operands exist). The graph keeps the
 // separate nodes; the session keeps them too, prepared, and runs them instead while an
 // observer is installed, so that calibration still sees the Conv's and the Add's outputs
-// (plan_members places them without growing the arena). QS_FUSE_ADD=0 in the environment
-// turns the fusion off.
+// (plan_members places them without growing the arena). The option fuse_add = false, or
+// QS_FUSE_ADD=0 in the environment, turns the fusion off.
 #include "ir/ir-impl.h"
 #include "ir/session-reuse.h"
 
@@ -60,7 +60,7 @@ static void *const_alloc(void *ctx, size_t bytes) {
 }
 
 struct qs_session_options qs_session_options_default(void) {
-    struct qs_session_options o = {sizeof o, 0, 1};
+    struct qs_session_options o = {sizeof o, 0, 1, true};
     return o;
 }
 
@@ -326,7 +326,7 @@ static const qs_node *make_fused(qs_session_t *s, int gi, const struct qs__resid
 // The list of nodes to run: every node not folded, with each residual fusion's Conv, Add
 // and Relu replaced by its fused node at the place of the Add (the Conv's inputs exist
 // there, and the residual may come from a node between the Conv and the Add).
-static enum qs_status build_exec(qs_session_t *s, const bool *folded) {
+static enum qs_status build_exec(qs_session_t *s, const bool *folded, bool fuse_add) {
     const qs_graph_t *g = s->g;
     const size_t nn = (size_t)QS_MAX(g->n_nodes, 1);
     enum qs_status st = QS_STATUS_NOMEM;
@@ -337,7 +337,7 @@ static enum qs_status build_exec(qs_session_t *s, const bool *folded) {
     if (!group || !fus) goto done;
     for (int i = 0; i < g->n_nodes; i++) group[i] = -1;
     int n_groups = 0;
-    const bool fuse = fusion_enabled();
+    const bool fuse = fuse_add && fusion_enabled();
     for (int i = 0; i < g->n_nodes && fuse; i++) {
         struct qs__residual_fusion f;
         if (folded[i] || group[i] != -1 || !qs__match_residual_add(g, s->views, i, &f))
@@ -467,7 +467,7 @@ enum qs_status qs_session_create(qs_graph_t *g, const struct qs_session_options 
         if (o.batch > 1) qs__diag_prefix(diag, "at batch %d: ", o.batch);
         goto error;
     }
-    if ((st = build_exec(s, folded)) != QS_STATUS_OK) goto error;
+    if ((st = build_exec(s, folded, o.fuse_add)) != QS_STATUS_OK) goto error;
     if ((st = plan_buffers(s, folded, diag)) != QS_STATUS_OK) goto error;
     for (int e = 0; e < s->n_exec; e++) {
         if ((st = prepare(s, &s->exec[e], s->defs[e], diag)) != QS_STATUS_OK) goto error;

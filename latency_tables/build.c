@@ -104,11 +104,12 @@ typedef struct {
 
 // Measures one configuration and adds its points to the table.
 static enum qs_status measure_job(qs_lut_t *lut, qs_lut_model_t *m, const qs_policy_t *policy,
-                                  float sparsity, const struct qs_lut_build_options *o,
-                                  int64_t timer, job_result *res, struct qs_diag *diag) {
+                                  bool fuse_add, float sparsity,
+                                  const struct qs_lut_build_options *o, int64_t timer,
+                                  job_result *res, struct qs_diag *diag) {
     qs_quantizer_t *q = NULL;
     qs_session_t *s = NULL;
-    enum qs_status st = qs__lut_model_session(m, policy, &q, &s, diag);
+    enum qs_status st = qs__lut_model_session(m, policy, fuse_add, &q, &s, diag);
     if (st) return st;
     int n = qs_session_exec_count(s), R = o->repeats;
     int64_t *totals = qs__malloc(sizeof(int64_t) * (size_t)R);
@@ -263,7 +264,12 @@ enum qs_status qs_lut_build(const char *const *models, int n_models,
     }
     lut->complete = false;
     int per_model = o.n_bits * o.n_bits + o.mixed;
-    int total = n_models * o.n_sparsity * per_model, done_jobs = 0;
+    // Plus one job per model: its fp32 policy at the first sparsity level with the residual
+    // Add fusion off. Sessions fuse every fp32 Conv + Add, so the fp32 Add and Relu of a
+    // block whose Conv is int8 (the Add stays fp32 when its other operand is fp32) are
+    // otherwise measured only when a random mixed policy happens to make one.
+    const int grid = n_models * o.n_sparsity * per_model;
+    int total = grid + n_models, done_jobs = 0;
     int64_t timer = qs__lut_timer_overhead_ns();
     unsigned char mask[1024];
     bool pinned = qs__lut_pin(mask, sizeof mask);
@@ -288,8 +294,16 @@ enum qs_status qs_lut_build(const char *const *models, int n_models,
         order[j] = t;
     }
     for (int oi = 0; oi < total && st == QS_STATUS_OK; oi++) {
+        const bool unfused = order[oi] >= grid;
         int k = order[oi] % per_model, si = order[oi] / per_model % o.n_sparsity;
         int mi = order[oi] / per_model / o.n_sparsity;
+        if (unfused) {
+            mi = order[oi] - grid;
+            si = 0;
+            k = 0;
+            for (int b = 0; b < o.n_bits * o.n_bits; b++)  // the w32a32 policy
+                if (o.bits[b / o.n_bits] == 32 && o.bits[b % o.n_bits] == 32) k = b;
+        }
         const char *mname = base_name(models[mi]);
         char pname[32], job[512];
         qs_policy_t *p = NULL;
@@ -299,10 +313,11 @@ enum qs_status qs_lut_build(const char *const *models, int n_models,
         if ((st = make_policy(qs_lut_model_graph(*m), &o, mname, k, o.sparsity[si], &p,
                               pname, sizeof pname, diag)))
             break;
-        snprintf(job, sizeof job, "%s s=%g %s", mname, (double)o.sparsity[si], pname);
+        snprintf(job, sizeof job, "%s s=%g %s%s", mname, (double)o.sparsity[si], pname,
+                 unfused ? " unfused" : "");
         if (!qs__lut_has_job(lut, job)) {
             job_result jr = {0};
-            st = measure_job(lut, *m, p, o.sparsity[si], &o, timer, &jr, diag);
+            st = measure_job(lut, *m, p, !unfused, o.sparsity[si], &o, timer, &jr, diag);
             if (st == QS_STATUS_OK) {
                 // The job record keeps its node count, residuals and sums for the
                 // fit of the per-run residual (qs__lut_fit_overhead).

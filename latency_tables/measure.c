@@ -154,7 +154,7 @@ fail:
     return st;
 }
 
-enum qs_status qs__lut_model_session(qs_lut_model_t *m, const qs_policy_t *policy,
+enum qs_status qs__lut_model_session(qs_lut_model_t *m, const qs_policy_t *policy, bool fuse_add,
                                      qs_quantizer_t **quant_out, qs_session_t **session_out,
                                      struct qs_diag *diag) {
     enum qs_status st;
@@ -180,6 +180,7 @@ enum qs_status qs__lut_model_session(qs_lut_model_t *m, const qs_policy_t *polic
     struct qs_session_options so = qs_session_options_default();
     so.batch = m->batch;
     so.threads = m->threads;
+    so.fuse_add = fuse_add;
     if ((st = qs_session_create(m->g, &so, session_out, diag)) != QS_STATUS_OK) {
         qs_quantizer_destroy(q);
         return st;
@@ -260,7 +261,7 @@ enum qs_status qs_lut_validate_policy(const qs_lut_t *lut, qs_lut_model_t *m,
     }
     qs_quantizer_t *q = NULL;
     qs_session_t *s = NULL;
-    if ((st = qs__lut_model_session(m, policy, &q, &s, diag)) != QS_STATUS_OK) goto done;
+    if ((st = qs__lut_model_session(m, policy, true, &q, &s, diag)) != QS_STATUS_OK) goto done;
     int n = qs_session_exec_count(s);
     int64_t *totals = qs__malloc(sizeof(int64_t) * (size_t)repeats);
     int64_t *ns = qs__malloc(sizeof(int64_t) * (size_t)repeats * (size_t)QS_MAX(n, 1));

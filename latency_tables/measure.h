@@ -16,9 +16,10 @@ QS_INTERNAL void qs__lut_unpin(const void *old_mask);
 QS_INTERNAL void qs__lut_fill_inputs(qs_session_t *s, uint64_t seed);
 QS_INTERNAL const char *qs__lut_model_path(const qs_lut_model_t *m);
 /// Prunes (sparse/), quantizes (quant/) and compiles the model for `policy` (NULL: every
-/// layer w8a8); inputs filled. Destroy the session, then the quantizer.
+/// layer w8a8); inputs filled; fuse_add as in struct qs_session_options. Destroy the
+/// session, then the quantizer.
 QS_INTERNAL enum qs_status qs__lut_model_session(qs_lut_model_t *m, const qs_policy_t *policy,
-                                                 qs_quantizer_t **quant_out,
+                                                 bool fuse_add, qs_quantizer_t **quant_out,
                                                  qs_session_t **session_out,
                                                  struct qs_diag *diag);
 /// `warmup` plain runs, then `repeats` pairs of a plain run (totals[r]) and a profiled run

@@ -53,7 +53,7 @@ static void check_prediction(qs_lut_t *lut, qs_lut_model_t *m, const qs_policy_t
                                        &est, &d));
     qs_quantizer_t *q;
     qs_session_t *s;
-    if (qs__lut_model_session(m, policy, &q, &s, &d) != QS_STATUS_OK) {
+    if (qs__lut_model_session(m, policy, true, &q, &s, &d) != QS_STATUS_OK) {
         fprintf(stderr, "%s: %s\n", what, d.msg);
         exit(1);
     }
@@ -94,6 +94,28 @@ static void test_prediction_matches_executor(void) {
     struct qs_lut_estimate est;
     ASSERT_OK(qs_lut_model_cost(lut, g, fp32, 0, &est, &d));
     ASSERT_EQ(est.misses, 0);  // the build measured this policy
+    {
+        // And the fp32 policy with the residual Add fusion off (the build's extra job):
+        // the plain Add and Relu keys a block with an int8 Conv may leave in fp32.
+        qs_quantizer_t *q;
+        qs_session_t *s;
+        ASSERT_OK(qs__lut_model_session(m, fp32, false, &q, &s, &d));
+        int adds = 0;
+        for (int e = 0; e < qs_session_exec_count(s); e++) {
+            struct qs_prof_node pn;
+            ASSERT_OK(qs_session_exec_info(s, e, &pn));
+            char key[LUT_KEY_MAX];
+            qs_lut_node_key(&pn, key, sizeof key);
+            adds += !strcmp(pn.op_type, "Add");
+            if (!qs__lut_find(lut, key)) {
+                fprintf(stderr, "unfused fp32 node not in the table: %s\n", key);
+                exit(1);
+            }
+        }
+        ASSERT_TRUE(adds > 0);
+        qs_session_destroy(s);
+        qs_quantizer_destroy(q);
+    }
     for (uint64_t k = 0; k < 12; k++) {
         char what[32];
         snprintf(what, sizeof what, "mixed policy %d", (int)k);

@@ -10,7 +10,7 @@ static void check(qs_lut_model_t *m, const qs_policy_t *policy, bool int8) {
     struct qs_diag d = {{0}};
     qs_quantizer_t *q;
     qs_session_t *s;
-    ASSERT_OK(qs__lut_model_session(m, policy, &q, &s, &d));
+    ASSERT_OK(qs__lut_model_session(m, policy, true, &q, &s, &d));
     int n = qs_session_exec_count(s);
     ASSERT_TRUE(n > 5 && n < 64);
     int layers = 0, qconv = 0, quant = 0;
@@ -85,7 +85,7 @@ int main(void) {
     // The observer sees the same tensors in a profiled run as in a plain one.
     qs_quantizer_t *q;
     qs_session_t *s;
-    ASSERT_OK(qs__lut_model_session(m, fp32, &q, &s, &d));
+    ASSERT_OK(qs__lut_model_session(m, fp32, true, &q, &s, &d));
     qs_session_set_observer(s, count_obs, NULL);
     ASSERT_OK(qs_session_run(s, &d));
     int plain = observed;

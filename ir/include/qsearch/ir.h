@@ -237,6 +237,9 @@ struct qs_session_options {
     size_t struct_size;
     int batch;    ///< binds dim 0 of every input whose dim 0 is symbolic or 1; 0 = as declared
     int threads;  ///< worker threads (and OpenBLAS threads); 1 = single thread
+    /// Run an fp32 Conv and the residual Add (and Relu) after it as one node (default
+    /// true; QS_FUSE_ADD=0 in the environment turns it off for every session).
+    bool fuse_add;
 };
 QS_API struct qs_session_options qs_session_options_default(void);
 
