@@ -13,6 +13,8 @@
 // stages, in the same order, so the two differ only by the FMA contractions of the latter.
 #include "kernels/f32.h"
 
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Bytes of a chunk's V and M kept in L2 while the 36 GEMMs sweep them.
@@ -22,10 +24,22 @@ static size_t round16(size_t n) {
     return (n + 15) & ~(size_t)15;
 }
 
+// QS_WINOGRAD=0 in the environment turns the path off (A/B runs), read once.
+static bool wino_enabled(void) {
+    static _Atomic int state;  // 0 unknown, 1 on, 2 off; racing first calls agree
+    int v = atomic_load_explicit(&state, memory_order_relaxed);
+    if (!v) {
+        const char *env = getenv("QS_WINOGRAD");
+        v = env && strcmp(env, "0") == 0 ? 2 : 1;
+        atomic_store_explicit(&state, v, memory_order_relaxed);
+    }
+    return v == 1;
+}
+
 bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g) {
     const struct qs_f32_kernels *kt = d->kt ? d->kt : qs__f32_kernels();
     const struct qs_f32_window *w = &d->win;
-    if (!kt->wino_gemm || d->groups != 1 || w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1)
+    if (!wino_enabled() || !kt->wino_gemm || d->groups != 1 || w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1)
         return false;
     if (w->k[1] != 3 || w->k[2] != 3 || w->stride[1] != 1 || w->stride[2] != 1 ||
         w->dil[1] != 1 || w->dil[2] != 1)
