@@ -88,7 +88,8 @@ int main(int argc, char **argv) {
         const size_t xn = (size_t)(d.batch * d.c_in * hw * hw);
         const size_t yn = (size_t)(d.batch * d.c_out * hw * hw);
         const size_t wn = (size_t)(d.c_out * d.c_in * 9);
-        float *x = qs__aligned_alloc(sizeof(float) * xn), *w = qs__aligned_alloc(sizeof(float) * wn);
+        float *x = qs__aligned_alloc(sizeof(float) * xn);
+        float *w = qs__aligned_alloc(sizeof(float) * wn);
         float *b = qs__aligned_alloc(sizeof(float) * (size_t)d.c_out);
         float *y[3];
         for (int i = 0; i < 3; i++) y[i] = qs__aligned_alloc(sizeof(float) * yn);
@@ -108,7 +109,8 @@ int main(int argc, char **argv) {
             qs__f32_conv(&r[i].d, x, w, r[i].wpk, b, NULL, y[i], r[i].scratch, NULL);
         double diff = 0.0, scale = 0.0;
         for (size_t i = 0; i < yn; i++) {
-            diff = fmax(diff, fmax(fabs((double)y[0][i] - y[1][i]), fabs((double)y[0][i] - y[2][i])));
+            diff = fmax(diff, fabs((double)y[0][i] - y[1][i]));
+            diff = fmax(diff, fabs((double)y[0][i] - y[2][i]));
             scale = fmax(scale, fabs((double)y[1][i]));
         }
         if (!(scale > 0.0) || diff / scale > 1e-4) {
@@ -118,7 +120,8 @@ int main(int argc, char **argv) {
         double ms[3];
         for (int i = 0; i < 3; i++) ms[i] = best_ms(&r[i], reps);
         const double gflop = 2.0 * (double)(d.batch * d.c_out * hw * hw * d.c_in * 9) * 1e-9;
-        printf("| %lld | %lld | %lldx%lld (batch %lld) | %.3f | %.3f%s | %.3f | %.3f | %.2f | %.2f | %.1e |\n",
+        printf("| %lld | %lld | %lldx%lld (batch %lld) | %.3f | %.3f%s | %.3f | %.3f | %.2f | "
+               "%.2f | %.1e |\n",
                (long long)d.c_in, (long long)d.c_out, (long long)hw, (long long)hw,
                (long long)d.batch, gflop, ms[0], wino ? "" : " (direct)", ms[1], ms[2],
                ms[1] / ms[0], ms[2] / ms[0], diff / scale);

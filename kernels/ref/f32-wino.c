@@ -39,7 +39,8 @@ static bool wino_enabled(void) {
 bool qs__f32_wino_plan(const struct qs_f32_conv_desc *d, struct qs_f32_wino *g) {
     const struct qs_f32_kernels *kt = d->kt ? d->kt : qs__f32_kernels();
     const struct qs_f32_window *w = &d->win;
-    if (!wino_enabled() || !kt->wino_gemm || d->groups != 1 || w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1)
+    if (!wino_enabled() || !kt->wino_gemm || d->groups != 1 || w->in[0] != 1 ||
+        w->k[0] != 1 || w->out[0] != 1)
         return false;
     if (w->k[1] != 3 || w->k[2] != 3 || w->stride[1] != 1 || w->stride[2] != 1 ||
         w->dil[1] != 1 || w->dil[2] != 1)

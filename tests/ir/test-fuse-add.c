@@ -3,11 +3,12 @@
 // Small graphs built here check what fuses and what must not (a Conv with its own fused
 // activation, a broadcasting Add, a Conv output read twice or being a graph output, a
 // constant operand, two Convs into one Add), and that fused sessions give the outputs of
-// unfused ones (QS_FUSE_ADD=0) within 1e-5, also on the sparse kernels, with an observer
+// unfused ones (option fuse_add off) within 1e-5, also on the sparse kernels, with an observer
 // (which sees every tensor: the group runs unfused then), in profiled runs and through
 // prefix reuse (the residual is a live value at a cut), and in the integer form of mixed
 // int8/fp32 graphs. The graph itself never changes: export writes the separate nodes.
 // ResNet-20 (shared/data) fuses all 9 blocks.
+#include "graph-build.h"
 #include "ir/ir-impl.h"
 #include "ir/session-reuse.h"
 #include "qsearch/quant.h"
@@ -16,52 +17,14 @@
 #include <math.h>
 #include <unistd.h>
 
-static uint32_t rng = 1;
-static float frand(float lo, float hi) {
-    rng = rng * 1664525u + 1013904223u;
-    return lo + (hi - lo) * (float)((rng >> 8) & 0xffffff) / 16777216.0f;
-}
 
 // ---------------------------------------------------------------------------------------
-// Graph building (as tests/ir/test-passes.c).
-
-static qs_graph_t *new_graph(void) {
-    qs_graph_t *g = NULL;
-    ASSERT_OK(qs__graph_create(&g));
-    g->opset = 13;
-    g->ir_version = 7;
-    g->path = qs__arena_strdup(&g->arena, "test");
-    g->inputs = qs__arena_alloc(&g->arena, 8 * sizeof(qs_tensor *));
-    g->outputs = qs__arena_alloc(&g->arena, 8 * sizeof(qs_tensor *));
-    ASSERT_TRUE(g->inputs && g->outputs);
-    return g;
-}
-
-static qs_tensor *input(qs_graph_t *g, const char *name, int rank, const int64_t *dims) {
-    qs_tensor *t = qs__graph_add_tensor(g, name);
-    ASSERT_TRUE(t);
-    t->is_input = true;
-    t->v.dtype = QS_DTYPE_F32;
-    t->decl_rank = rank;
-    for (int i = 0; i < rank; i++) {
-        t->decl_dims[i] = dims[i];
-        if (dims[i] < 0) t->dim_param[i] = qs__arena_strdup(&g->arena, "N");
-    }
-    g->inputs[g->n_inputs++] = t;
-    return t;
-}
+// Graph building (helpers in graph-build.h).
 
 // F32 initializer, values uniform in [lo, hi); a fraction `zeros` of them set to 0.
-static qs_tensor *init_f32(qs_graph_t *g, const char *name, int rank, const int64_t *dims,
-                           float lo, float hi, float zeros) {
-    qs_tensor *t = qs__graph_add_tensor(g, name);
-    ASSERT_TRUE(t);
-    qs__view_set_shape(&t->v, QS_DTYPE_F32, rank, dims);
-    t->v.data = qs__aligned_alloc(qs__view_bytes(&t->v) + 1);
-    ASSERT_TRUE(t->v.data);
-    t->v.is_const = true;
-    t->owns_data = true;
-    t->is_initializer = true;
+static qs_tensor *init_f32z(qs_graph_t *g, const char *name, int rank, const int64_t *dims,
+                            float lo, float hi, float zeros) {
+    qs_tensor *t = init_raw(g, name, QS_DTYPE_F32, rank, dims);
     float *p = t->v.data;
     for (int64_t i = 0; i < t->v.numel; i++) {
         p[i] = frand(lo, hi);
@@ -70,30 +33,15 @@ static qs_tensor *init_f32(qs_graph_t *g, const char *name, int rank, const int6
     return t;
 }
 
-static qs_node *node(qs_graph_t *g, const char *op, const char *name, int n_in,
-                     qs_tensor *const *ins, const char *out) {
-    qs_node *n = qs__graph_add_node(g, name, op, n_in, 1);
-    ASSERT_TRUE(n);
-    for (int i = 0; i < n_in; i++) n->inputs[i] = ins[i];
-    n->outputs[0] = qs__graph_add_tensor(g, out);
-    ASSERT_TRUE(n->outputs[0]);
-    n->attrs = qs__arena_alloc(&g->arena, 4 * sizeof(struct qs_attr));
-    ASSERT_TRUE(n->attrs);
-    return n;
-}
-#define NODE(g, op, name, out, ...)                                                   \
-    node((g), (op), (name), (int)QS_COUNTOF(((qs_tensor *[]){__VA_ARGS__})),          \
-         (qs_tensor *[]){__VA_ARGS__}, (out))
-
 // A c -> c conv (k x k, same padding) named `name`, writing `out`; sparse: 90% zero weights.
 static qs_node *conv(qs_graph_t *g, const char *name, const char *out, qs_tensor *x, int64_t c,
                      int64_t k, bool bias, float zeros) {
     char wn[64], bn[64];
     snprintf(wn, sizeof wn, "%s_w", name);
     snprintf(bn, sizeof bn, "%s_b", name);
-    qs_tensor *w = init_f32(g, wn, 4, (int64_t[]){c, c, k, k}, -0.4f, 0.4f, zeros);
+    qs_tensor *w = init_f32z(g, wn, 4, (int64_t[]){c, c, k, k}, -0.4f, 0.4f, zeros);
     qs_node *n = bias ? NODE(g, "Conv", name, out, x, w,
-                             init_f32(g, bn, 1, (int64_t[]){c}, -0.5f, 0.5f, 0.0f))
+                             init_f32z(g, bn, 1, (int64_t[]){c}, -0.5f, 0.5f, 0.0f))
                       : NODE(g, "Conv", name, out, x, w);
     int64_t *pads = qs__arena_alloc(&g->arena, 4 * sizeof(int64_t));
     for (int i = 0; i < 4; i++) pads[i] = k / 2;
@@ -102,31 +50,16 @@ static qs_node *conv(qs_graph_t *g, const char *name, const char *out, qs_tensor
     return n;
 }
 
-static void output(qs_graph_t *g, qs_tensor *t) {
-    t->is_output = true;
-    g->outputs[g->n_outputs++] = t;
-}
-
-static void finish(qs_graph_t *g) {
-    struct qs_diag diag = {{0}};
-    if (qs__graph_toposort(g, &diag) != QS_STATUS_OK ||
-        qs__graph_infer_shapes(g, &diag) != QS_STATUS_OK) {
-        fprintf(stderr, "building test graph: %s\n", diag.msg);
-        exit(1);
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // Sessions.
 
 static qs_session_t *session(qs_graph_t *g, int batch, bool fuse) {
     struct qs_session_options so = qs_session_options_default();
     so.batch = batch;
-    if (!fuse) setenv("QS_FUSE_ADD", "0", 1);
+    so.fuse_add = fuse;
     qs_session_t *s = NULL;
     struct qs_diag d = {{0}};
     enum qs_status st = qs_session_create(g, &so, &s, &d);
-    unsetenv("QS_FUSE_ADD");
     if (st != QS_STATUS_OK) {
         fprintf(stderr, "session: %s\n", d.msg);
         exit(1);
@@ -144,50 +77,6 @@ static void fill_inputs(qs_session_t *s, uint32_t seed) {
         rng = seed + 77u * (uint32_t)i;
         for (int64_t k = 0; k < n; k++) p[k] = frand(-1.0f, 1.0f);
         rng = save;
-    }
-}
-
-typedef struct outputs {
-    int n;
-    float *data[4];
-    int64_t numel[4];
-} outputs;
-
-static void grab(qs_session_t *s, outputs *o) {
-    memset(o, 0, sizeof *o);
-    for (int i = 0; i < 4; i++) {
-        struct qs_tensor_info info;
-        if (qs_session_output_info(s, i, &info) != QS_STATUS_OK) break;
-        ASSERT_EQ(info.dtype, QS_DTYPE_F32);
-        o->numel[i] = qs__numel(info.rank, info.dims);
-        o->data[i] = malloc(sizeof(float) * (size_t)o->numel[i] + 1);
-        memcpy(o->data[i], qs_session_output_data(s, i), sizeof(float) * (size_t)o->numel[i]);
-        o->n++;
-    }
-}
-
-static void outputs_free(outputs *o) {
-    for (int i = 0; i < o->n; i++) free(o->data[i]);
-    memset(o, 0, sizeof *o);
-}
-
-// max |a - b| <= rtol * max(max |a|, 1e-3) for every output (rtol 0: bit-exact).
-static void compare(const outputs *a, const outputs *b, double rtol, const char *what) {
-    ASSERT_EQ(a->n, b->n);
-    for (int o = 0; o < a->n; o++) {
-        ASSERT_EQ(a->numel[o], b->numel[o]);
-        double maxa = 1e-3, maxd = 0;
-        for (int64_t i = 0; i < a->numel[o]; i++) {
-            maxa = fmax(maxa, fabs(a->data[o][i]));
-            double d = fabs((double)a->data[o][i] - b->data[o][i]);
-            if (isnan(d) || (rtol == 0 && d != 0)) maxd = INFINITY;
-            maxd = fmax(maxd, d);
-        }
-        if (!(maxd <= rtol * maxa)) {
-            fprintf(stderr, "%s: output %d differs: max abs diff %g, max abs %g, rtol %g\n", what,
-                    o, maxd, maxa, rtol);
-            exit(1);
-        }
     }
 }
 
@@ -306,7 +195,7 @@ static int check_graph(qs_graph_t *g, const char *what) {
 // Two ResNet blocks: x -> conv_a (Relu) -> conv_b + x -> Relu -> conv_c (Relu) -> conv_d,
 // then Add(shortcut, conv_d) with the shortcut computed after conv_d -> Relu (graph output).
 static qs_graph_t *blocks_graph(float zeros) {
-    qs_graph_t *g = new_graph();
+    qs_graph_t *g = new_graph(13);
     qs_tensor *x = input(g, "x", 4, (int64_t[]){-1, 8, 6, 7});
     qs_node *ca = conv(g, "conv_a", "ya", x, 8, 3, true, zeros);
     ca->act = (struct qs_fused_act){QS_ACT_RELU, 0.0f, INFINITY};
@@ -427,7 +316,7 @@ static void test_blocks(void) {
 
 // What must not fuse.
 static void test_not_fused(void) {
-    qs_graph_t *g = new_graph();
+    qs_graph_t *g = new_graph(13);
     qs_tensor *x = input(g, "x", 4, (int64_t[]){-1, 4, 5, 5});
     // A Conv with its own activation: Relu(conv) + x != Relu(conv + x).
     qs_node *c1 = conv(g, "conv_act", "y1", x, 4, 3, true, 0.0f);
@@ -448,7 +337,7 @@ static void test_not_fused(void) {
     qs_tensor *s4 = NODE(g, "Add", "add_out", "s4", y4, m3)->outputs[0];
     // A constant operand of the same shape (batch 1 only: the test runs at batch 1 here).
     qs_tensor *y5 = conv(g, "conv_const", "y5", s4, 4, 3, false, 0.0f)->outputs[0];
-    qs_tensor *k5 = init_f32(g, "k5", 4, (int64_t[]){1, 4, 5, 5}, -1, 1, 0.0f);
+    qs_tensor *k5 = init_f32z(g, "k5", 4, (int64_t[]){1, 4, 5, 5}, -1, 1, 0.0f);
     qs_tensor *s5 = NODE(g, "Add", "add_const", "s5", y5, k5)->outputs[0];
     // Add(y, y): the residual is the Conv's own output.
     qs_tensor *y6 = conv(g, "conv_self", "y6", s5, 4, 3, false, 0.0f)->outputs[0];

@@ -66,7 +66,8 @@ static void make_case(struct wcase *c, int i) {
     f32t_fill(c->w, c->wn);
     f32t_fill(c->b, (size_t)d->c_out);
     f32t_fill(c->res, c->yn);
-    snprintf(what, sizeof what, "case %d: batch %lld, c_in %lld, c_out %lld, in %lldx%lld, pad %lld/%lld %lld/%lld",
+    snprintf(what, sizeof what,
+             "case %d: batch %lld, c_in %lld, c_out %lld, in %lldx%lld, pad %lld/%lld %lld/%lld",
              i, (long long)d->batch, (long long)d->c_in, (long long)d->c_out,
              (long long)w->in[1], (long long)w->in[2], (long long)w->pad[1],
              (long long)w->pad_end[1], (long long)w->pad[2], (long long)w->pad_end[2]);

@@ -142,8 +142,9 @@ void qs__f32_wino_input__avx512(const struct qs_f32_wino *g, const float *x, siz
 #define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 #define ROWS16(X) ROWS8(X) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 
-static inline __attribute__((always_inline)) void gemm_8x32(size_t k, const float *v, size_t ldv, const float *u, size_t ldu,
-                             float *m, size_t ldm) {
+static inline __attribute__((always_inline)) void
+gemm_8x32(size_t k, const float *v, size_t ldv, const float *u, size_t ldu,
+          float *m, size_t ldm) {
 #define INIT(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = a##r##0;
     ROWS8(INIT)
 #undef INIT
@@ -165,8 +166,9 @@ static inline __attribute__((always_inline)) void gemm_8x32(size_t k, const floa
 #undef STORE
 }
 
-static inline __attribute__((always_inline)) void gemm_16x16(size_t k, const float *v, size_t ldv, const float *u, size_t ldu,
-                              float *m, size_t ldm) {
+static inline __attribute__((always_inline)) void
+gemm_16x16(size_t k, const float *v, size_t ldv, const float *u, size_t ldu,
+           float *m, size_t ldm) {
 #define INIT(r) __m512 a##r = _mm512_setzero_ps();
     ROWS16(INIT)
 #undef INIT
