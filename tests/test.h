@@ -2,6 +2,7 @@
 // (exit 77, reported as SKIP by ctest), and helpers to find shared data.
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,4 +100,40 @@ static inline size_t qs_test_mutate(char *text, size_t len, size_t cap, uint64_t
     }
     *state = x;
     return len;
+}
+
+/// One load of a mutation test: 0 when `text` loaded, 1 when it was refused as it should be
+/// (the expected status, a message naming the file), -1 when refused otherwise (then `why`
+/// holds the status and the message).
+typedef int (*qs_test_load_fn)(const char *text, void *user, char *why, size_t why_size);
+
+/// The bad-input test of a file loader: 600 damaged copies of `base` (qs_test_mutate, 1 to 3
+/// edits with bytes from `alphabet`) must each load or be refused as they should be; never a
+/// crash (the sanitizer round runs these too). Seeded by QS_TEST_SEED, else `seed`; prints
+/// the counts; at least one copy must be refused, and with `need_ok` at least one load.
+static inline void qs_test_mutations(const char *base, const char *alphabet, uint64_t seed,
+                                     bool need_ok, qs_test_load_fn load, void *user) {
+    const char *env = getenv("QS_TEST_SEED");
+    if (env) seed = strtoull(env, NULL, 0);
+    uint64_t x = seed ? seed : 1;
+    const size_t n = strlen(base), cap = 2 * n + 64;  // room for repeated lines
+    char *text = malloc(cap);
+    ASSERT_TRUE(text != NULL);
+    int ok = 0, bad = 0;
+    for (int it = 0; it < 600; it++) {
+        memcpy(text, base, n + 1);
+        qs_test_mutate(text, n, cap, &x, alphabet, 1 + it % 3);
+        char why[512] = "";
+        const int r = load(text, user, why, sizeof why);
+        if (r < 0) {
+            fprintf(stderr, "seed %#llx iteration %d: %s\n--\n%s\n--\n",
+                    (unsigned long long)seed, it, why, text);
+            exit(1);
+        }
+        r == 0 ? ok++ : bad++;
+    }
+    free(text);
+    printf("mutations: %d loaded, %d refused naming the file (seed %#llx)\n", ok, bad,
+           (unsigned long long)seed);
+    ASSERT_TRUE(bad > 0 && (ok > 0 || !need_ok));
 }
