@@ -4,24 +4,17 @@
 // an output buffer with canaries) to run a convolution path on and compare bit for bit.
 #pragma once
 
+#include "xorshift-test.h"
 #include "kernels/qgemm-ukernel.h"
 #include "test.h"
 
 #include <inttypes.h>
 #include <math.h>
 
-static uint64_t g_seed, g_state;
 static const struct qs_qgemm_config *g_cfg;
 static qs_pool_t *g_pool;
 static long g_cases, g_fast;
 
-static uint64_t rnd(void) {
-    g_state ^= g_state << 13;
-    g_state ^= g_state >> 7;
-    g_state ^= g_state << 17;
-    return g_state;
-}
-static size_t urange(size_t lo, size_t hi) { return lo + (size_t)(rnd() % (hi - lo + 1)); }
 
 static void fail(const struct qs_qconv_shape *s, size_t m, enum qs_qout t, int it,
                  const char *msg) {

@@ -4,24 +4,17 @@
 // saturation edges (0/255 activations, -128/127 weights), all output types, the thread
 // pool, and canaries around the output. Seeded (QS_TEST_SEED=<n> to replay); a failure
 // prints the seed, the variant and the case. Variants the CPU lacks are listed as skipped.
+#include "xorshift-test.h"
 #include "kernels/qgemm-ukernel.h"
 #include "test.h"
 
 #include <inttypes.h>
 #include <math.h>
 
-static uint64_t g_seed, g_state;
 static const struct qs_qgemm_config *g_cfg;
 static qs_pool_t *g_pool;
 static long g_cases;
 
-static uint64_t rnd(void) {
-    g_state ^= g_state << 13;
-    g_state ^= g_state >> 7;
-    g_state ^= g_state << 17;
-    return g_state;
-}
-static size_t urange(size_t lo, size_t hi) { return lo + (size_t)(rnd() % (hi - lo + 1)); }
 static float frand(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() >> 40) / (float)(1 << 24); }
 
 enum layout { CONV, FC, ODD };

@@ -4,6 +4,7 @@
 // column tiles, sparsities 0-100% and every storage format (masks shaped like the format);
 // the thread pool path; exact byte counts of every format on hand-checked examples; the
 // dispatcher's overrides. Seeded (QS_TEST_SEED=<n> to replay); failures print the seed.
+#include "xorshift-test.h"
 #include "kernels/ref/spmm-impl.h"
 #include "test.h"
 
@@ -11,16 +12,8 @@
 #include <math.h>
 #include <time.h>
 
-static uint64_t g_seed, g_state;
 static long g_cases;
 
-static uint64_t rnd(void) {
-    g_state ^= g_state << 13;
-    g_state ^= g_state >> 7;
-    g_state ^= g_state << 17;
-    return g_state;
-}
-static size_t urange(size_t lo, size_t hi) { return lo + (size_t)(rnd() % (hi - lo + 1)); }
 static double unif(void) { return (double)(rnd() >> 11) / 9007199254740992.0; }
 
 #define FAIL(...)                                                                     \
