@@ -11,6 +11,7 @@
 #include "graph-build.h"
 #include "ir/ir-impl.h"
 #include "ir/session-reuse.h"
+#include "session-spans.h"
 #include "qsearch/quant.h"
 #include "test.h"
 
@@ -252,28 +253,11 @@ static void test_blocks(void) {
         }
         fill_inputs(s, 9);
         ASSERT_OK(qs__session_run_range(s, 0, c, &d));
-        size_t total = 0;
-        for (int i = 0; i < la; i++) total += sa[i].bytes;
-        unsigned char *saved = malloc(total + 1), *p = saved;
-        for (int i = 0; i < la; i++) {
-            memcpy(p, sa[i].data, sa[i].bytes);
-            p += sa[i].bytes;
-        }
+        unsigned char *saved = spans_save(sa, la);
         fill_inputs(b, 10);
         ASSERT_OK(qs_session_run(b, &d));
         ASSERT_EQ(qs__session_live(b, c, sb, 16), la);
-        for (int i = 0; i < la; i++) {
-            size_t off = 0;
-            bool found = false;
-            for (int j = 0; j < la; j++) {
-                if (sa[j].id == sb[i].id && sa[j].bytes == sb[i].bytes) {
-                    memcpy(sb[i].data, saved + off, sb[i].bytes);
-                    found = true;
-                }
-                off += sa[j].bytes;
-            }
-            ASSERT_TRUE(found);
-        }
+        spans_restore(sa, saved, sb, la);
         free(saved);
         ASSERT_OK(qs__session_run_range(b, c, n, &d));
         grab(b, &got);

@@ -5,6 +5,7 @@
 // activations); prefix keys are equal for equal graphs and change from the first node
 // that reads a changed weight on, and only there.
 #include "ir/session-reuse.h"
+#include "session-spans.h"
 #include "kernels/internal.h"
 #include "qsearch/ir.h"
 #include "test.h"
@@ -56,10 +57,7 @@ int main(void) {
         // Session a: run to the cut, keep the live values, finish: the full run's output.
         fill_input(a, 0.0f);
         ASSERT_OK(qs__session_run_range(a, 0, c, &d));
-        size_t total = 0;
-        for (int i = 0; i < la; i++) total += sa[i].bytes;
-        unsigned char *saved = malloc(total), *p = saved;
-        for (int i = 0; i < la; i++, p += sa[i - 1].bytes) memcpy(p, sa[i].data, sa[i].bytes);
+        unsigned char *saved = spans_save(sa, la);
         ASSERT_OK(qs__session_run_range(a, c, n, &d));
         ASSERT_TRUE(memcmp(qs_session_output_data(a, 0), ref, sizeof(float) * ny) == 0);
         // Session b: another input all the way (every buffer holds other values), then the
@@ -69,19 +67,7 @@ int main(void) {
         ASSERT_TRUE(memcmp(qs_session_output_data(b, 0), ref, sizeof(float) * ny) != 0);
         int lb = qs__session_live(b, c, sb, MAX_LIVE);
         ASSERT_EQ(lb, la);
-        p = saved;
-        for (int i = 0; i < la; i++) {
-            bool found = false;
-            size_t off = 0;
-            for (int j = 0; j < la; j++) {
-                if (sa[j].id == sb[i].id && sa[j].bytes == sb[i].bytes) {
-                    memcpy(sb[i].data, saved + off, sb[i].bytes);
-                    found = true;
-                }
-                off += sa[j].bytes;
-            }
-            ASSERT_TRUE(found);
-        }
+        spans_restore(sa, saved, sb, la);
         ASSERT_OK(qs__session_run_range(b, c, n, &d));
         if (memcmp(qs_session_output_data(b, 0), ref, sizeof(float) * ny) != 0) {
             fprintf(stderr, "FAIL: restoring at cut %d (%d live tensors) changed the output\n",
