@@ -107,8 +107,10 @@ static enum qs_status sparse_prepare(qs_kctx *k, struct conv_state *s) {
     double be = qs__spmm_break_even_density(peer, f, m, kk, n) * (1.0 - share);
     // im2col per image of under 128 pixels (ResNet-56's 8x8 stage) measured slower at 95%.
     if (!direct && n < 128) be = 0.0;
-    // Winograd runs the dense 3x3 convs it takes 1.5-2.2x faster than the direct kernel
-    // the break-even was measured against (bench/f32-wino).
+    // Winograd runs the dense 3x3 convs it takes 1.7-3.1x faster than the direct kernel
+    // the break-even was measured against (bench/f32-wino). An estimate, not a measured
+    // break-even: at 90% sparsity bench/spmm/models.sh keeps ResNet-56 dense with it
+    // (dispatcher 1.01x dense, every layer forced sparse 0.39x).
     struct qs_f32_wino wg;
     if (qs__f32_wino_plan(d, &wg)) be *= 0.5;
     const char *env = getenv("QS_SPMM");

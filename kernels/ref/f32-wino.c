@@ -4,13 +4,13 @@
 //
 // Why: a 3x3 stride-1 conv costs 9 multiply-adds per output and channel pair; F(4x4, 3x3)
 // computes a 4x4 output tile from a 6x6 input patch with 36, i.e. 2.25 per output, plus
-// transforms whose cost is shared across channels. The direct kernels already run near
-// the FMA peak, so fewer multiplies is the only way left to make fp32 layers faster
-// (about 60% of a mixed int8/fp32 ResNet-20 candidate's time).
+// transforms whose cost is shared across channels. The direct AVX-512 kernel already ran
+// fp32 ResNet-20 at about 200 GFLOP/s, so fewer multiplies was the way left to make fp32
+// layers faster (57% of a mixed int8/fp32 ResNet-20 search's samples under perf).
 //
 // The transforms (B^T d B, G g G^T, A^T M A) use the interpolation points 0, +-1, +-2 and
-// infinity. The per-vector formulas below are shared by the reference and the AVX-512
-// stages, in the same order, so the two differ only by the FMA contractions of the latter.
+// infinity. The per-vector formulas below are shared by the reference and the AVX2 and
+// AVX-512 stages, in the same order, so they differ only by the FMA contractions.
 #include "kernels/f32.h"
 
 #include <stdatomic.h>
