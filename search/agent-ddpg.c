@@ -444,9 +444,7 @@ static void update_policy(struct ddpg *g) {
         memcpy(&g->b_sa[i * SA + S_DIM], &mu[i * A_DIM], A_DIM * sizeof(float));
     qs__mlp_forward(g->critic, g->b_sa, B, NULL);
     for (int i = 0; i < B; i++) g->b_dq[i] = -1.0f / (float)B;
-    qs__mlp_zero_grad(g->critic);
-    qs__mlp_backward(g->critic, g->b_dq, g->b_dsa);
-    qs__mlp_zero_grad(g->critic);  // the critic does not learn from the actor's loss
+    qs__mlp_backward_input(g->critic, g->b_dq, g->b_dsa);  // the critic does not learn here
     for (int i = 0; i < B; i++)
         memcpy(&g->b_da[i * A_DIM], &g->b_dsa[i * SA + S_DIM], A_DIM * sizeof(float));
     qs__mlp_zero_grad(g->actor);

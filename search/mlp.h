@@ -1,6 +1,7 @@
-// Small dense multi-layer perceptrons for the DDPG agent: fp32, row-major, cblas_sgemm
-// (OpenBLAS), forward/backward over a batch, Adam. Every buffer is allocated at creation
-// for up to `max_batch` rows, so training steps never allocate.
+// Small dense multi-layer perceptrons for the DDPG agent: fp32, row-major, on the kernel
+// table's GEMM (kernels/f32.h: the same bits on every machine), forward/backward over a
+// batch, Adam. Every buffer is allocated at creation for up to `max_batch` rows, so
+// training steps never allocate.
 #pragma once
 
 #include "kernels/internal.h"
@@ -45,6 +46,9 @@ QS_INTERNAL void qs__mlp_forward(struct qs_mlp *m, const float *x, int batch, fl
 // Backward of the last forward: dy [batch][outputs] is dLoss/dy; gradients are added to
 // m->grads (clear them with qs__mlp_zero_grad); dx (may be NULL) receives dLoss/dx.
 QS_INTERNAL void qs__mlp_backward(struct qs_mlp *m, const float *dy, float *dx);
+// dx only (not NULL): the same bits as qs__mlp_backward's dx, m->grads left untouched
+// (the DDPG actor's loss goes through the critic without training it).
+QS_INTERNAL void qs__mlp_backward_input(struct qs_mlp *m, const float *dy, float *dx);
 QS_INTERNAL void qs__mlp_zero_grad(struct qs_mlp *m);
 // One Adam step (beta1 0.9, beta2 0.999, eps 1e-8, bias-corrected) with learning rate lr.
 QS_INTERNAL void qs__mlp_adam_step(struct qs_mlp *m, double lr);

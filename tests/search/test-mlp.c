@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <string.h>
 
 static double loss_of(struct qs_mlp *m, const float *x, int batch, const float *c) {
     int no = m->sizes[m->n_layers];
@@ -31,6 +32,13 @@ static void grad_check(enum qs_mlp_act hidden, enum qs_mlp_act last, unsigned se
     for (int i = 0; i < batch * 3; i++) dy[i] = c[i] + y[i];
     qs__mlp_zero_grad(m);
     qs__mlp_backward(m, dy, dx);
+    // dx alone: the same bits, the gradients untouched.
+    float dx2[4 * 5], g0[256];
+    ASSERT_TRUE(m->n_params <= 256);
+    memcpy(g0, m->grads, sizeof(float) * (size_t)m->n_params);
+    qs__mlp_backward_input(m, dy, dx2);
+    ASSERT_TRUE(memcmp(dx, dx2, sizeof dx) == 0);
+    ASSERT_TRUE(memcmp(g0, m->grads, sizeof(float) * (size_t)m->n_params) == 0);
     const double eps = 1e-3;
     int bad = 0;
     for (int64_t p = 0; p < m->n_params; p++) {
