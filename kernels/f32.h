@@ -141,12 +141,6 @@ struct qs_f32_kernels {
     /// y[r*n + j] = (x[r*n + j] - mean[r]) * rstd[r] * gamma[j] + beta[j]; beta may be NULL.
     void (*layernorm)(size_t rows, size_t n, const float *x, const float *mean,
                       const float *rstd, const float *gamma, const float *beta, float *y);
-    /// c[i*ldc + j] = (acc ? c[i*ldc + j] : 0) + sum over p < k of a[i*rsa + p*csa] *
-    /// b[p*ldb + j], for i < m, j < n: the products added in p order, one fused
-    /// multiply-add each, so that every table gives the same bits (the DDPG agent's MLP,
-    /// search/mlp.c: a seed gives one search on every machine).
-    void (*gemm)(size_t m, size_t n, size_t k, const float *a, size_t rsa, size_t csa,
-                 const float *b, size_t ldb, float *c, size_t ldc, bool acc);
 };
 
 /// The table selected for this CPU (never NULL; thread-safe after the first call).
@@ -160,9 +154,6 @@ QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_avx2(void);
 QS_INTERNAL const struct qs_f32_kernels *qs__f32_kernels_avx512(void);
 
 // Scalar references (kernels/ref/f32-*.c).
-QS_INTERNAL void qs__f32_gemm_ref(size_t m, size_t n, size_t k, const float *a, size_t rsa,
-                                  size_t csa, const float *b, size_t ldb, float *c, size_t ldc,
-                                  bool acc);
 QS_INTERNAL void qs__f32_bias_act_ref(size_t rows, size_t n, float *y, size_t ldy,
                                       const float *bias, float lo, float hi);
 QS_INTERNAL void qs__f32_affine_rows_ref(size_t rows, size_t n, const float *x, float *y,
@@ -238,9 +229,6 @@ QS_INTERNAL void qs__f32_moments__avx2(size_t rows, size_t n, const float *x, fl
 QS_INTERNAL void qs__f32_layernorm__avx2(size_t rows, size_t n, const float *x,
                                          const float *mean, const float *rstd,
                                          const float *gamma, const float *beta, float *y);
-QS_INTERNAL void qs__f32_gemm__avx2(size_t m, size_t n, size_t k, const float *a, size_t rsa,
-                                    size_t csa, const float *b, size_t ldb, float *c,
-                                    size_t ldc, bool acc);
 #endif
 #if defined(QS_ENABLE_AVX512)
 // AVX-512F (kernels/x86/avx512/): the stride-1 conv (no over-read past p_end) and max pooling.
@@ -260,9 +248,6 @@ QS_INTERNAL void qs__f32_wino_output__avx512(const struct qs_f32_wino *g, const 
 /// 2-D max pooling with row strides 1 and 2 (the rest: the AVX2 kernel).
 QS_INTERNAL void qs__f32_maxpool__avx512(const struct qs_f32_window *win, const float *x,
                                          float *y);
-QS_INTERNAL void qs__f32_gemm__avx512(size_t m, size_t n, size_t k, const float *a,
-                                      size_t rsa, size_t csa, const float *b, size_t ldb,
-                                      float *c, size_t ldc, bool acc);
 #endif
 
 // ---------------------------------------------------------------------------------------

@@ -1,8 +1,7 @@
-// Dense MLPs for the DDPG actor and critic (search/mlp.h) on the kernel table's fp32 GEMM.
+// Dense MLPs on cblas_sgemm for the DDPG actor and critic (search/mlp.h).
 #include "search/mlp.h"
 
-#include "kernels/f32.h"
-
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -93,39 +92,21 @@ static void activate(enum qs_mlp_act act, float *h, size_t n) {
     }
 }
 
-// dst[j][i] = src[i][j] for i < rows, j < cols, in blocks that keep both sides in cache.
-static void transpose(size_t rows, size_t cols, const float *src, float *dst) {
-    enum { T = 16 };
-    for (size_t i0 = 0; i0 < rows; i0 += T)
-        for (size_t j0 = 0; j0 < cols; j0 += T) {
-            const size_t i1 = QS_MIN(rows, i0 + T), j1 = QS_MIN(cols, j0 + T);
-            for (size_t i = i0; i < i1; i++)
-                for (size_t j = j0; j < j1; j++) dst[j * rows + i] = src[i * cols + j];
-        }
-}
-
-// Every product goes through the kernel table's gemm (kernels/f32.h): the same bits on
-// every machine, where OpenBLAS picks kernels (and summation orders) by CPU.
 void qs__mlp_forward(struct qs_mlp *m, const float *x, int batch, float *y) {
     QS_ASSERT(batch >= 1 && batch <= m->max_batch);
-    const struct qs_f32_kernels *kt = qs__f32_kernels();
     m->batch = batch;
-    const size_t nb = (size_t)batch;
-    memcpy(m->h[0], x, nb * m->sizes[0] * sizeof(float));
-    float *xt = m->dz, *ht = m->dh;  // backward's scratch, free during forward
+    memcpy(m->h[0], x, (size_t)batch * m->sizes[0] * sizeof(float));
     for (int l = 0; l < m->n_layers; l++) {
-        const size_t in = (size_t)m->sizes[l], out = (size_t)m->sizes[l + 1];
-        // ht[out][batch] = b + W[out][in] xt[in][batch]: the batch is the vector dimension,
-        // so that no weight matrix is ever transposed.
-        transpose(nb, in, m->h[l], xt);
-        for (size_t o = 0; o < out; o++)
-            for (size_t r = 0; r < nb; r++) ht[o * nb + r] = m->b[l][o];
-        kt->gemm(out, nb, in, m->w[l], in, 1, xt, nb, ht, nb, true);
+        int in = m->sizes[l], out = m->sizes[l + 1];
         float *h = m->h[l + 1];
-        transpose(out, nb, ht, h);
-        activate(m->act[l], h, nb * out);
+        for (int r = 0; r < batch; r++)
+            memcpy(h + (size_t)r * out, m->b[l], out * sizeof(float));
+        // h[batch][out] += x[batch][in] * W[out][in]^T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, m->h[l], in,
+                    m->w[l], in, 1.0f, h, out);
+        activate(m->act[l], h, (size_t)batch * out);
     }
-    if (y) memcpy(y, m->h[m->n_layers], nb * m->sizes[m->n_layers] * sizeof(float));
+    if (y) memcpy(y, m->h[m->n_layers], (size_t)batch * m->sizes[m->n_layers] * sizeof(float));
 }
 
 void qs__mlp_zero_grad(struct qs_mlp *m) {
@@ -133,7 +114,6 @@ void qs__mlp_zero_grad(struct qs_mlp *m) {
 }
 
 static void backward(struct qs_mlp *m, const float *dy, float *dx, bool grads) {
-    const struct qs_f32_kernels *kt = qs__f32_kernels();
     int batch = m->batch;
     const float *dh = dy;
     for (int l = m->n_layers - 1; l >= 0; l--) {
@@ -156,28 +136,30 @@ static void backward(struct qs_mlp *m, const float *dy, float *dx, bool grads) {
         }
         // gW[out][in] += dz^T[out][batch] * x[batch][in]; gb += column sums of dz.
         if (grads) {
-            kt->gemm((size_t)out, (size_t)in, (size_t)batch, dz, 1, (size_t)out, m->h[l],
-                     (size_t)in, m->gw[l], (size_t)in, true);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, batch, 1.0f, dz, out,
+                        m->h[l], in, 1.0f, m->gw[l], in);
             for (int r = 0; r < batch; r++)
                 for (int j = 0; j < out; j++) m->gb[l][j] += dz[(size_t)r * out + j];
         }
         float *dst = l > 0 ? m->dh : dx;
         if (dst)  // dx[batch][in] = dz[batch][out] * W[out][in]
-            kt->gemm((size_t)batch, (size_t)in, (size_t)out, dz, (size_t)out, 1, m->w[l],
-                     (size_t)in, dst, (size_t)in, false);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in, out, 1.0f, dz, out,
+                        m->w[l], in, 0.0f, dst, in);
         dh = m->dh;
     }
 }
 
-void qs__mlp_backward(struct qs_mlp *m, const float *dy, float *dx) { backward(m, dy, dx, true); }
+void qs__mlp_backward(struct qs_mlp *m, const float *dy, float *dx) {
+    backward(m, dy, dx, true);
+}
 
 void qs__mlp_backward_input(struct qs_mlp *m, const float *dy, float *dx) {
     QS_ASSERT(dx);
     backward(m, dy, dx, false);
 }
 
-// The Adam step is a sixth of a DDPG search's agent time in scalar code: vector clones
-// (IEEE sqrt and division, no contraction: the same bits on every clone).
+// Scalar, the Adam step took 6% of a 200-episode DDPG search of ResNet-20 (perf): vector
+// clones (IEEE sqrt and division, no contraction: the same bits as the scalar loop).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define QS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -198,7 +180,8 @@ QS_VECTOR_CLONES void qs__mlp_adam_step(struct qs_mlp *m, double lr) {
     }
 }
 
-QS_VECTOR_CLONES void qs__mlp_soft_update(struct qs_mlp *dst, const struct qs_mlp *src, double tau) {
+QS_VECTOR_CLONES void qs__mlp_soft_update(struct qs_mlp *dst, const struct qs_mlp *src,
+                                          double tau) {
     QS_ASSERT(dst->n_params == src->n_params);
     float t = (float)tau, u = (float)(1.0 - tau);
     for (int64_t i = 0; i < dst->n_params; i++)

@@ -1,7 +1,6 @@
-// Small dense multi-layer perceptrons for the DDPG agent: fp32, row-major, on the kernel
-// table's GEMM (kernels/f32.h: the same bits on every machine), forward/backward over a
-// batch, Adam. Every buffer is allocated at creation for up to `max_batch` rows, so
-// training steps never allocate.
+// Small dense multi-layer perceptrons for the DDPG agent: fp32, row-major, cblas_sgemm
+// (OpenBLAS), forward/backward over a batch, Adam. Every buffer is allocated at creation
+// for up to `max_batch` rows, so training steps never allocate.
 #pragma once
 
 #include "kernels/internal.h"

@@ -27,7 +27,6 @@ static const struct qs_f32_kernels g_ref = {
     .softmax = qs__f32_softmax_ref,
     .moments = qs__f32_moments_ref,
     .layernorm = qs__f32_layernorm_ref,
-    .gemm = qs__f32_gemm_ref,
 };
 
 #if defined(QS_ENABLE_AVX2) && (defined(__x86_64__) || defined(__i386__))
@@ -51,7 +50,6 @@ static const struct qs_f32_kernels g_avx2 = {
     .softmax = qs__f32_softmax__avx2,
     .moments = qs__f32_moments__avx2,
     .layernorm = qs__f32_layernorm__avx2,
-    .gemm = qs__f32_gemm__avx2,
 };
 #if defined(QS_ENABLE_AVX512)
 #define HAVE_AVX512_TABLE 1
@@ -74,7 +72,6 @@ static const struct qs_f32_kernels g_avx512 = {
     .softmax = qs__f32_softmax__avx2,
     .moments = qs__f32_moments__avx2,
     .layernorm = qs__f32_layernorm__avx2,
-    .gemm = qs__f32_gemm__avx512,
 };
 #endif
 #endif
