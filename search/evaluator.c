@@ -749,7 +749,9 @@ enum qs_status qs__evaluator_eval(qs_evaluator *ev, const qs_policy_t *policy, b
         m->accuracy = v;
         m->samples = 0;
     } else {
-        st = run_set(ev, full ? &ev->full : &ev->search, NULL, m, diag);
+        // The same samples: the search set, whose stored prefixes the run can restore.
+        bool same = qs__evaluator_full_is_search(ev);
+        st = run_set(ev, full && !same ? &ev->full : &ev->search, NULL, m, diag);
     }
     m->eval_seconds = now_s() - t0;
     return st;
@@ -757,6 +759,10 @@ enum qs_status qs__evaluator_eval(qs_evaluator *ev, const qs_policy_t *policy, b
 
 enum qs_status qs__evaluator_baseline_full(qs_evaluator *ev, struct qs_metrics *out,
                                            struct qs_diag *diag) {
+    if (!ev->full_ready && qs__evaluator_full_is_search(ev)) {
+        ev->base_full = ev->base;  // the same samples, the same deterministic kernels
+        ev->full_ready = true;
+    }
     if (!ev->full_ready) {
         enum qs_status st = qs__evaluator_cost(ev, NULL, &ev->base_full, diag);
         if (st == QS_STATUS_OK) st = apply_policy(ev, NULL, diag);
@@ -1056,6 +1062,11 @@ const qs_lut_t *qs__evaluator_lut(const qs_evaluator *ev) { return ev->lut; }
 const struct qs_metrics *qs__evaluator_baseline(const qs_evaluator *ev) { return &ev->base; }
 int64_t qs__evaluator_search_samples(const qs_evaluator *ev) { return ev->search.ds.count; }
 int64_t qs__evaluator_full_samples(const qs_evaluator *ev) { return ev->full.ds.count; }
+// Both sets come from make_set with the same offset and spacing rule: equal counts are
+// equal samples.
+bool qs__evaluator_full_is_search(const qs_evaluator *ev) {
+    return ev->full.ds.count == ev->search.ds.count;
+}
 double qs__evaluator_setup_seconds(const qs_evaluator *ev) { return ev->setup_seconds; }
 bool qs__evaluator_prunable(const qs_evaluator *ev, int layer) {
     return qs_pruner_layer_prunable(ev->pruner, layer);

@@ -34,6 +34,10 @@ QS_INTERNAL enum qs_status qs__evaluator_baseline_full(qs_evaluator *ev,
                                                        struct qs_diag *diag);
 QS_INTERNAL int64_t qs__evaluator_search_samples(const qs_evaluator *ev);
 QS_INTERNAL int64_t qs__evaluator_full_samples(const qs_evaluator *ev);
+// True when the final evaluation set is the search subset itself (final_eval_count equal
+// to search_subset, or both all samples): a final evaluation then repeats the search's
+// numbers bit for bit (the kernels are deterministic).
+QS_INTERNAL bool qs__evaluator_full_is_search(const qs_evaluator *ev);
 QS_INTERNAL double qs__evaluator_setup_seconds(const qs_evaluator *ev);
 
 // True when sparse/ may prune graph layer `layer` (the skip rules); the search keeps the

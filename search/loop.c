@@ -488,6 +488,10 @@ static enum qs_status finish(struct run *r, struct qs_search_result *res) {
     if ((st = qs__evaluator_baseline_full(r->ev, &base_full, diag)) != QS_STATUS_OK) goto done;
     s.base_full = base_full;
     double floor_full = qs__config_acc_floor(&r->cfg, base_full.accuracy);
+    // Final evaluations on the search subset itself would repeat the journal's accuracy
+    // (an external evaluator is re-run: its number need not repeat).
+    const bool same_sets =
+        qs__evaluator_full_is_search(r->ev) && r->cfg.metric != QS_EVAL_EXTERNAL;
     for (int k = 0; k < n_pick; k++) {
         struct qs_final *f = &s.finals[s.n_finals];
         f->row = pick[k];
@@ -496,8 +500,17 @@ static enum qs_status finish(struct run *r, struct qs_search_result *res) {
             goto done;
         s.n_finals++;
         f->search = row->m;
-        if ((st = qs__evaluator_eval(r->ev, f->policy, true, &f->full, diag)) != QS_STATUS_OK)
+        if (same_sets) {
+            // The search's accuracy is the final one; the costs are recomputed (a resumed
+            // run's journal rows do not carry all of them).
+            if ((st = qs__evaluator_cost(r->ev, f->policy, &f->full, diag)) != QS_STATUS_OK)
+                goto done;
+            f->full.accuracy = row->m.accuracy;
+            f->full.samples = qs__evaluator_full_samples(r->ev);
+        } else if ((st = qs__evaluator_eval(r->ev, f->policy, true, &f->full, diag)) !=
+                   QS_STATUS_OK) {
             goto done;
+        }
         f->reward_full = f->full.failed ? NAN : qs__reward(&r->cfg, &f->full, &base_full);
         f->thresholds_full = thresholds_of(r, &f->full, floor_full);
         bool dom = false;

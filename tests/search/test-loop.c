@@ -117,6 +117,16 @@ static void test_determinism(void) {
     free(ja);
     free(jb);
     free(jc);
+    // The demo's final set is its search set (all samples): the final accuracy and reward of
+    // the best are its journal row's.
+    double rew[64], acc[64];
+    int nr = journal_column(dir_of("det-a"), 2, rew, 64);
+    ASSERT_EQ(journal_column(dir_of("det-a"), 3, acc, 64), nr);
+    int hit = -1;
+    for (int i = 0; i < nr && hit < 0; i++)
+        if (rew[i] == a.best_reward) hit = i;
+    ASSERT_TRUE(hit >= 0);
+    ASSERT_TRUE(acc[hit] == a.best_accuracy);
     // Every output is there.
     const char *files[] = {"best_policy.yaml", "results.json", "episodes.csv", "model.qdq.onnx",
                            "report.html", "config.yaml"};
