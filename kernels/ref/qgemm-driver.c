@@ -637,9 +637,14 @@ void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c, size_t c_stri
         for (size_t cg = 0; cg < d->c4; cg++) {
             uint8_t *pl = xp + cg * d->g4;
             memset(pl, params->x_zp, s->pad_top * wq4 + left);
-            for (size_t i = 0; i + 1 < rows; i++)  // right border of row i, left of row i + 1
-                memset(pl + (s->pad_top + i) * wq4 + left + cols * 4, params->x_zp,
-                       right + left);
+            // Right border of row i, left of row i + 1: 8 bytes for a padding of 1, one
+            // store instead of a call per row (the calls were 1.6% of an int8 search).
+            const uint64_t zp8 = 0x0101010101010101ull * params->x_zp;
+            for (size_t i = 0; i + 1 < rows; i++) {
+                uint8_t *b = pl + (s->pad_top + i) * wq4 + left + cols * 4;
+                if (right + left == 8) memcpy(b, &zp8, 8);
+                else memset(b, params->x_zp, right + left);
+            }
             memset(pl + (s->pad_top + rows - 1) * wq4 + left + cols * 4, params->x_zp,
                    right + bottom * wq4);
         }
