@@ -12,9 +12,10 @@ struct qs_calib_options qs_calib_options_default(void) {
 }
 
 bool qs__calib_options_valid(const struct qs_calib_options *o, struct qs_diag *diag) {
-    if (o->bins < 128 || o->bins > 65536 || (o->bins & (o->bins - 1))) {
+    if (o->bins != 0 && (o->bins < 128 || o->bins > 65536 || (o->bins & (o->bins - 1)))) {
         qs__diag(diag, QS_STATUS_INVALID_ARG,
-                 "calibration: bins must be a power of two in 128..65536, got %d", o->bins);
+                 "calibration: bins must be 0 or a power of two in 128..65536, got %d",
+                 o->bins);
         return false;
     }
     if (!(o->ema_momentum >= 0.0 && o->ema_momentum < 1.0)) {
@@ -84,6 +85,10 @@ enum qs_status qs_observer_create(const struct qs_calib_options *options,
     ob->bins = o.bins;
     ob->nb = 2 * o.bins;
     ob->momentum = o.ema_momentum;
+    if (!o.bins) {  // no histogram
+        *observer_out = ob;
+        return QS_STATUS_OK;
+    }
     size_t hb = sizeof(uint64_t) * (size_t)(2 * ob->nb + 1);
     size_t tb = sizeof(uint32_t) * (size_t)(2 * ob->nb);
     ob->hist = qs__malloc(hb);
@@ -111,6 +116,7 @@ uint64_t qs_observer_count(const qs_observer_t *ob) { return ob->count; }
 uint64_t qs_observer_batches(const qs_observer_t *ob) { return ob->batches; }
 
 size_t qs_observer_state_bytes(const qs_observer_t *ob) {
+    if (!ob->hist) return sizeof *ob;
     return sizeof *ob + sizeof(uint64_t) * (size_t)(2 * ob->nb + 1) +
            sizeof(uint32_t) * (size_t)(2 * ob->nb);
 }
@@ -254,6 +260,7 @@ enum qs_status qs__observer_update_ref(qs_observer_t *ob, const float *x, size_t
     scan_ref(x, n, &b);
     if (b.bad) return refuse(x, n, diag);
     add_stats(ob, &b, n);
+    if (!ob->hist) return QS_STATUS_OK;
     double babs = fmax(-(double)b.min, (double)b.max);
     if (babs == 0.0) {
         ob->hist[2 * ob->nb] += n;
@@ -279,6 +286,7 @@ enum qs_status qs_observer_update(qs_observer_t *ob, const float *x, size_t n,
     scan(x, n, &b);
     if (b.bad) return refuse(x, n, diag);
     add_stats(ob, &b, n);
+    if (!ob->hist) return QS_STATUS_OK;  // bins 0: min/max, averages and EMA only
     double babs = fmax(-(double)b.min, (double)b.max);
     size_t nb = (size_t)ob->nb;
     uint64_t *h = ob->hist;
@@ -362,6 +370,11 @@ enum qs_status qs_observer_range(const qs_observer_t *ob, const struct qs_calib_
     if (st != QS_STATUS_OK) return st;
     if (ob->count == 0)
         return qs__diag(diag, QS_STATUS_INVALID_STATE, "calibration: nothing observed");
+    if (!ob->hist && m.algo != QS_CALIB_MINMAX && m.algo != QS_CALIB_AVG &&
+        m.algo != QS_CALIB_EMA)
+        return qs__diag(diag, QS_STATUS_INVALID_STATE,
+                        "calibration: %s needs the histogram, kept only with bins > 0",
+                        qs_calib_algo_name(m.algo));
     bool sym = m.dtype == QS_DTYPE_I8;
     double mn = fmin(ob->min, 0.0), mx = fmax(ob->max, 0.0), amax = fmax(-mn, mx);
     double lo = mn, hi = mx;

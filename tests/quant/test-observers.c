@@ -413,8 +413,45 @@ static void test_errors(void) {
     qs_observer_destroy(NULL);
 }
 
+// bins 0: no histogram; minmax, avg and EMA are those of an observer with one, the
+// threshold methods are refused, and the state is smaller.
+static void test_no_histogram(void) {
+    struct qs_calib_options o = qs_calib_options_default();
+    o.bins = 0;
+    qs_observer_t *none = NULL, *full = make(0);
+    struct qs_diag d;
+    ASSERT_OK(qs_observer_create(&o, &none, &d));
+    enum { N = 20000 };
+    static float x[N];
+    for (int i = 0; i < N; i++) x[i] = (float)(gauss() * (i % 997 == 0 ? 40.0 : 1.0));
+    feed(none, x, N, 700);
+    feed(full, x, N, 700);
+    for (int a = QS_CALIB_MINMAX; a <= QS_CALIB_EMA; a++)
+        for (int dt = 0; dt < 2; dt++) {
+            double lo0, hi0, lo1, hi1;
+            range(none, (enum qs_calib_algo)a, dt ? QS_DTYPE_I8 : QS_DTYPE_U8, 8, &lo0, &hi0);
+            range(full, (enum qs_calib_algo)a, dt ? QS_DTYPE_I8 : QS_DTYPE_U8, 8, &lo1, &hi1);
+            ASSERT_TRUE(lo0 == lo1 && hi0 == hi1);
+        }
+    const enum qs_calib_algo hist_algos[] = {QS_CALIB_PERCENTILE, QS_CALIB_KL, QS_CALIB_MSE,
+                                             QS_CALIB_EMD};
+    for (size_t i = 0; i < QS_COUNTOF(hist_algos); i++) {
+        struct qs_calib_method m = qs_calib_method_default(hist_algos[i]);
+        double lo, hi;
+        ASSERT_EQ(qs_observer_range(none, &m, &lo, &hi, &d), QS_STATUS_INVALID_STATE);
+        ASSERT_STR_CONTAINS(d.msg, "histogram");
+    }
+    ASSERT_TRUE(qs_observer_state_bytes(none) < qs_observer_state_bytes(full) / 100);
+    ASSERT_EQ(qs_observer_count(none), (uint64_t)N);
+    qs_observer_destroy(none);
+    qs_observer_destroy(full);
+    o.bins = 64;
+    ASSERT_EQ(qs_observer_create(&o, &none, &d), QS_STATUS_INVALID_ARG);
+}
+
 int main(void) {
     gsl_set_error_handler_off();
+    test_no_histogram();
     test_histogram_bins();
     test_update_vs_ref();
     test_kl_vs_direct();
