@@ -919,8 +919,8 @@ static enum qs_status calibrate(qs_evaluator *ev, struct qs_diag *diag) {
         (st = qs_calib_algo_parse(cfg->calib_method, &algo, diag)) != QS_STATUS_OK)
         goto done;
     qo.method = qs_calib_method_default(algo);
-    // The histogram serves only the threshold methods; without it calibration observes
-    // 4x faster (a 1.6% share of a 200-episode int8 search).
+    // The histogram serves only the threshold methods (filling it was 1.6% of a 200-episode
+    // int8 search of ResNet-20; setup 1.0 -> 0.78 s without it).
     if (algo == QS_CALIB_MINMAX || algo == QS_CALIB_AVG || algo == QS_CALIB_EMA) co.bins = 0;
     if ((st = qs_calib_create(ev->graph, &co, &ev->calib, diag)) != QS_STATUS_OK ||
         (st = qs_calib_run_dataset(ev->calib, ds, &ev->pp, limit, diag)) != QS_STATUS_OK ||

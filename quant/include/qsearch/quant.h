@@ -204,7 +204,7 @@ struct qs_calib_options {
     /// Bins of the histograms over [0, max|x|]: each sign has 2*bins bins over [0, R) where
     /// R is the smallest power of two above max|x|, so at least `bins` cover the data.
     /// Power of two in 128..65536; default 2048. 0 keeps no histogram: only minmax, avg
-    /// and EMA can then be derived, for a quarter of the observation time.
+    /// and EMA can then be derived, and observing is the min/max scan alone.
     int bins;
     double ema_momentum;  ///< EMA momentum r in [0, 1); default 0.9 (PaddleSlim moving_rate)
     int batch;            ///< qs_calib_run_*: samples per fp32 run; default 32
