@@ -4,16 +4,11 @@
 // an output buffer with canaries) to run a convolution path on and compare bit for bit.
 #pragma once
 
-#include "xorshift-test.h"
-#include "kernels/qgemm-ukernel.h"
-#include "test.h"
+#include "qgemm-variants-test.h"
 
-#include <inttypes.h>
 #include <math.h>
 
-static const struct qs_qgemm_config *g_cfg;
-static qs_pool_t *g_pool;
-static long g_cases, g_fast;
+static long g_fast;  // cases the fast path took (what it is: qconv_main's `fast`)
 
 
 static void fail(const struct qs_qconv_shape *s, size_t m, enum qs_qout t, int it,
@@ -147,36 +142,22 @@ static void qconv_case_free(struct qconv_case *c) {
     free(c->fbias);
 }
 
+static void (*g_run_case)(int);
+static const char *g_fast_what;
+
+static void qconv_variant(void) {
+    long fast0 = g_fast;
+    for (int it = 0; it < 400; it++) g_run_case(it);
+    printf("     %s: %ld cases %s\n", g_cfg->name, g_fast - fast0, g_fast_what);
+}
+
 // The test's main: run_case(0..399) for every GEMM variant this CPU runs and `filter`
-// accepts (NULL: all; otherwise it returns why a variant is skipped, or NULL), each from the
-// same seed (QS_TEST_SEED or `default_seed`). `fast` names what g_fast counts.
+// accepts (qgemm_variants), each from the same seed (QS_TEST_SEED or `default_seed`).
+// `fast` names what g_fast counts.
 static int qconv_main(uint64_t default_seed, const char *(*filter)(const struct qs_qgemm_config *),
                       void (*run_case)(int), const char *fast) {
-    const char *env = getenv("QS_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 0) : default_seed;
-    if (!g_seed) g_seed = 1;
-    ASSERT_OK(qs__pool_create(3, &g_pool));
-    size_t count;
-    const struct qs_qgemm_config *cfgs = qs__qgemm_configs(&count);
-    int ran = 0;
-    for (size_t i = 0; i < count; i++) {
-        g_cfg = &cfgs[i];
-        const char *why = !qs__qgemm_config_supported(g_cfg) ? "the CPU lacks its ISA"
-                          : filter                          ? filter(g_cfg)
-                                                            : NULL;
-        if (why) {
-            printf("SKIP %s: %s\n", g_cfg->name, why);
-            continue;
-        }
-        g_state = g_seed;
-        long before = g_cases, fast0 = g_fast;
-        for (int it = 0; it < 400; it++) run_case(it);
-        printf("ok   %s (%ld cases, %ld %s)\n", g_cfg->name, g_cases - before, g_fast - fast0,
-               fast);
-        ran++;
-    }
-    qs__pool_destroy(g_pool);
-    if (!ran) QS_TEST_SKIP("no integer GEMM variant for this test can run on this CPU");
-    printf("%d variants, %ld cases, seed %" PRIu64 "\n", ran, g_cases, g_seed);
+    g_run_case = run_case;
+    g_fast_what = fast;
+    qgemm_variants(default_seed, filter, qconv_variant);
     return 0;
 }

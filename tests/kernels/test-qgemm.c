@@ -4,16 +4,9 @@
 // saturation edges (0/255 activations, -128/127 weights), all output types, the thread
 // pool, and canaries around the output. Seeded (QS_TEST_SEED=<n> to replay); a failure
 // prints the seed, the variant and the case. Variants the CPU lacks are listed as skipped.
-#include "xorshift-test.h"
-#include "kernels/qgemm-ukernel.h"
-#include "test.h"
+#include "qgemm-variants-test.h"
 
-#include <inttypes.h>
 #include <math.h>
-
-static const struct qs_qgemm_config *g_cfg;
-static qs_pool_t *g_pool;
-static long g_cases;
 
 static float frand(float lo, float hi) { return lo + (hi - lo) * (float)(rnd() >> 40) / (float)(1 << 24); }
 
@@ -283,26 +276,10 @@ static void test_variant(void) {
 }
 
 int main(void) {
-    const char *env = getenv("QS_TEST_SEED");
-    g_seed = env ? strtoull(env, NULL, 0) : UINT64_C(0x5eed0003);
-    if (!g_seed) g_seed = 1;
-    ASSERT_OK(qs__pool_create(3, &g_pool));
+    qgemm_variants(UINT64_C(0x5eed0003), NULL, test_variant);
+    // A variant that cannot take -128 refuses it; the default selection accepts it.
     size_t count;
     const struct qs_qgemm_config *cfgs = qs__qgemm_configs(&count);
-    int ran = 0;
-    for (size_t i = 0; i < count; i++) {
-        g_cfg = &cfgs[i];
-        if (!qs__qgemm_config_supported(g_cfg)) {
-            printf("SKIP %s: the CPU lacks its ISA\n", g_cfg->name);
-            continue;
-        }
-        g_state = g_seed;
-        long before = g_cases;
-        test_variant();
-        printf("ok   %s (%ld cases)\n", g_cfg->name, g_cases - before);
-        ran++;
-    }
-    // A variant that cannot take -128 refuses it; the default selection accepts it.
     for (size_t i = 0; i < count; i++) {
         if (cfgs[i].w_min == -128 || !qs__qgemm_config_supported(&cfgs[i])) continue;
         int8_t wm[3] = {1, -128, 2};
@@ -328,8 +305,5 @@ int main(void) {
     printf("default: %s\n", qs__qgemm_kernel_name(pw));
     qs__qgemm_weights_destroy(pw);
     qs__qgemm_weights_destroy(NULL);
-    qs__pool_destroy(g_pool);
-    if (!ran) QS_TEST_SKIP("no integer GEMM variant can run on this CPU");
-    printf("%d variants, %ld cases, seed %" PRIu64 "\n", ran, g_cases, g_seed);
     return 0;
 }
