@@ -58,6 +58,30 @@ struct qs_f32_conv_s1 {
     const float *sum;
 };
 
+/// Column-stride-2 2-D convolution vectorized over output channels (tables with conv_oc):
+/// the image comes zero-padded, c_in planes of `plane` floats in rows of `wp`, and output
+/// (r, col) of channel m is
+///   bias[m] + sum over c < c_in, t < taps of w[m][c][t] * xp[c * plane + sh * r * wp +
+///   2 * col + off[t]]
+/// taken in that order (channels outer, taps inner, one fused multiply-add each), then
+/// + sum[m][r][col] when sum is not NULL, then clamped to [lo, hi]; y and sum are
+/// [m][oh * ow]. Why: the stride phases of the implicit-GEMM path waste the lanes of
+/// dropped columns and partial tiles (8 x 8 outputs: 64 of 80) and copy the image with
+/// stride-2 gathers; here every lane is an output channel. Positions are taken in groups of
+/// at most 8 consecutive columns of one output row, ceil(ow / 8) per row, numbered row by
+/// row; the kernel runs groups [g_begin, g_end). Weights are packed by
+/// qs__f32_conv_s1_pack with mr = QS_F32_CONV_OC_MR. Reads xp up to 16 floats past the
+/// last plane.
+struct qs_f32_conv_oc {
+    size_t m, c_in, taps;
+    const int64_t *off;  ///< tap offsets in the padded plane, in floats
+    size_t plane, wp;    ///< floats between channels, between padded rows
+    size_t sh;           ///< row stride
+    size_t oh, ow;
+    const float *sum;
+};
+#define QS_F32_CONV_OC_MR 32
+
 /// Winograd F(4x4, 3x3) convolution (kernels/ref/f32-wino.c): 3x3, stride 1, dilation 1,
 /// groups 1, 2-D. The output is cut into 4x4 tiles, th x tw per image; the tile in tile row
 /// r and column j reads the 6x6 input patch at row 4r - pt, column 4j - pl (zero outside
@@ -103,6 +127,11 @@ struct qs_f32_kernels {
     void (*conv_s1)(const struct qs_f32_conv_s1 *cv, const float *x, const float *wpk,
                     const float *bias, float lo, float hi, size_t p_begin, size_t p_end,
                     float *y, size_t ldy);
+    /// Column-stride-2 conv over output channels (struct qs_f32_conv_oc) for position
+    /// groups [g_begin, g_end) of all m channels; NULL in tables without it.
+    void (*conv_oc)(const struct qs_f32_conv_oc *cv, const float *xp, const float *wpk,
+                    const float *bias, float lo, float hi, size_t g_begin, size_t g_end,
+                    float *y);
     /// Winograd takes convs with at least this many input and output channels (fewer
     /// leave the transforms unshared; measured per table, bench/f32-wino).
     size_t wino_min_c;
@@ -165,6 +194,9 @@ QS_INTERNAL void qs__f32_maxpool_ref(const struct qs_f32_window *win, const floa
 QS_INTERNAL void qs__f32_conv_s1_ref(const struct qs_f32_conv_s1 *cv, const float *x,
                                      const float *wpk, const float *bias, float lo, float hi,
                                      size_t p_begin, size_t p_end, float *y, size_t ldy);
+QS_INTERNAL void qs__f32_conv_oc_ref(const struct qs_f32_conv_oc *cv, const float *xp,
+                                     const float *wpk, const float *bias, float lo, float hi,
+                                     size_t g_begin, size_t g_end, float *y);
 /// Floats of the packed weights of an m x k matrix (k = c_in * taps).
 QS_INTERNAL size_t qs__f32_conv_s1_packed_size(size_t m, size_t k, size_t mr);
 /// Packs w[m][k] (row-major) into blocks of mr rows: out[b][k][mr], rows past m zero.
@@ -231,11 +263,15 @@ QS_INTERNAL void qs__f32_layernorm__avx2(size_t rows, size_t n, const float *x,
                                          const float *gamma, const float *beta, float *y);
 #endif
 #if defined(QS_ENABLE_AVX512)
-// AVX-512F (kernels/x86/avx512/): the stride-1 conv (no over-read past p_end) and max pooling.
+// AVX-512F (kernels/x86/avx512/): the stride-1 conv (no over-read past p_end), the
+// column-stride-2 conv over output channels, the Winograd stages and max pooling.
 QS_INTERNAL void qs__f32_conv_s1__avx512(const struct qs_f32_conv_s1 *cv, const float *x,
                                          const float *wpk, const float *bias, float lo,
                                          float hi, size_t p_begin, size_t p_end, float *y,
                                          size_t ldy);
+QS_INTERNAL void qs__f32_conv_oc__avx512(const struct qs_f32_conv_oc *cv, const float *xp,
+                                         const float *wpk, const float *bias, float lo,
+                                         float hi, size_t g_begin, size_t g_end, float *y);
 QS_INTERNAL void qs__f32_wino_input__avx512(const struct qs_f32_wino *g, const float *x,
                                            size_t r0, size_t r1, size_t t0, float *v,
                                            float *work);

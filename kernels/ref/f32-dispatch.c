@@ -61,6 +61,7 @@ static const struct qs_f32_kernels g_avx512 = {
     .affine_rows = qs__f32_affine_rows__avx2,
     .dwconv = qs__f32_dwconv__avx2,
     .conv_s1 = qs__f32_conv_s1__avx512,
+    .conv_oc = qs__f32_conv_oc__avx512,
     .wino_min_c = 12,  // 8 channels: 0.6x the direct kernel; 12: 1.3x
     .wino_input = qs__f32_wino_input__avx512,
     .wino_gemm = qs__f32_wino_gemm__avx512,

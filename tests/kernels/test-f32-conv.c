@@ -3,7 +3,8 @@
 // summation on seeded random shapes (1-D/2-D/3-D, groups, strides, dilations, asymmetric
 // pads, batch, fused clamp, fused residual), the packed path with every kernel table the
 // machine has. Also the AVX2 and AVX-512 stride-1 kernels against their scalar reference,
-// with row geometry (dropped columns, implicit padding) where the table takes it.
+// with row geometry (dropped columns, implicit padding) where the table takes it, and the
+// AVX-512 conv over output channels against its scalar reference, bit for bit.
 #include "f32-test-util.h"
 
 static char what[512];
@@ -228,16 +229,149 @@ static void test_s1_kernel(const struct qs_f32_kernels *fast) {
     }
 }
 
+// Strided convs with enough output channels for the tables' conv_oc path (column stride 2,
+// c_out >= 32), through qs__f32_conv with every table, against direct summation.
+static void test_conv_oc_path(int i) {
+    struct qs_f32_conv_desc d;
+    memset(&d, 0, sizeof d);
+    qs__f32_window_init(&d.win);
+    d.batch = f32t_int(1, 3);
+    d.groups = 1;
+    d.c_in = f32t_int(1, 9);
+    d.c_out = f32t_int(32, 70);
+    struct qs_f32_window *w = &d.win;
+    for (;;) {
+        for (int j = 1; j < 3; j++) {
+            w->in[j] = f32t_int(1, 24);
+            w->k[j] = f32t_int(1, 4);
+            w->stride[j] = j == 2 ? 2 : f32t_int(1, 3);
+            w->dil[j] = f32t_int(1, 5) == 1 ? 2 : 1;
+            w->pad[j] = f32t_int(0, w->k[j]);
+            w->pad_end[j] = f32t_int(0, w->k[j]);
+        }
+        bool ok = true;
+        for (int j = 1; j < 3; j++) {
+            int64_t span = w->in[j] + w->pad[j] + w->pad_end[j] - ((w->k[j] - 1) * w->dil[j] + 1);
+            if (span < 0) ok = false;
+            else w->out[j] = span / w->stride[j] + 1;
+        }
+        if (ok) break;
+    }
+    d.lo = i % 3 == 0 ? -INFINITY : 0.0f;
+    d.hi = i % 3 == 2 ? 0.75f : INFINITY;
+    const size_t xn = (size_t)(d.batch * d.c_in * qs__f32_window_in_size(w));
+    const size_t yn = (size_t)(d.batch * d.c_out * qs__f32_window_out_size(w));
+    const size_t wn = (size_t)(d.c_out * d.c_in * qs__f32_window_k_size(w));
+    float *x = f32t_alloc(xn), *wt = f32t_alloc(wn), *b = f32t_alloc((size_t)d.c_out);
+    float *want = f32t_alloc(yn), *got = f32t_alloc(yn), *res = f32t_alloc(yn);
+    f32t_fill(x, xn);
+    f32t_fill(wt, wn);
+    f32t_fill(b, (size_t)d.c_out);
+    f32t_fill(res, yn);
+    const float *bias = i % 4 == 3 ? NULL : b, *sum = i % 2 ? res : NULL;
+    struct qs_f32_conv_desc dr = d;
+    dr.lo = -INFINITY;
+    dr.hi = INFINITY;
+    qs__f32_conv_direct_ref(&dr, x, wt, bias, want);
+    for (size_t j = 0; j < yn; j++) {
+        float v = want[j] + (sum ? sum[j] : 0.0f);
+        v = v < d.lo ? d.lo : v;
+        want[j] = v > d.hi ? d.hi : v;
+    }
+    const struct qs_f32_kernels *tables[3] = {qs__f32_kernels_ref(), qs__f32_kernels_avx2(),
+                                              qs__f32_kernels_avx512()};
+    for (int ti = 0; ti < 3; ti++) {
+        if (!tables[ti]) continue;
+        d.kt = tables[ti];
+        float *wpk = f32t_alloc(qs__f32_conv_packed_size(&d));
+        qs__f32_conv_pack(&d, wt, wpk);
+        size_t sb = qs__f32_conv_scratch_bytes(&d, true);
+        void *scratch = qs__aligned_alloc(sb ? sb : 1);
+        for (size_t j = 0; j < yn; j++) got[j] = NAN;
+        qs__f32_conv(&d, x, wt, wpk, bias, sum, got, scratch, NULL);
+        char path[64];
+        snprintf(path, sizeof path, "strided, conv_oc where the table has it (%s)%s",
+                 d.kt->isa, sum ? " + sum" : "");
+        describe(&d, path);
+        f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
+        f32t_check_guard(got, yn, what);
+        qs__aligned_free(scratch);
+        qs__aligned_free(wpk);
+    }
+    qs__aligned_free(x);
+    qs__aligned_free(wt);
+    qs__aligned_free(b);
+    qs__aligned_free(want);
+    qs__aligned_free(got);
+    qs__aligned_free(res);
+}
+
+// A conv_oc kernel against qs__f32_conv_oc_ref, bit for bit (the same sums in the same
+// order), on random geometry: every group range, lone and partial groups, channel tails,
+// bias, residual and clamps; cells outside the groups must stay untouched.
+static void test_oc_kernel(const struct qs_f32_kernels *fast) {
+    for (int i = 0; i < 400; i++) {
+        const size_t m = (size_t)f32t_int(1, 70), c = (size_t)f32t_int(1, 12);
+        const size_t taps = (size_t)f32t_int(1, 9), oh = (size_t)f32t_int(1, 6);
+        const size_t ow = (size_t)f32t_int(1, 30), sh = (size_t)f32t_int(1, 3);
+        const size_t wp = 2 * ow + (size_t)f32t_int(0, 6), rows = sh * (oh - 1) + 3;
+        const size_t plane = rows * wp + (size_t)f32t_int(0, 9);
+        int64_t off[9];
+        for (size_t t = 0; t < taps; t++) off[t] = f32t_int(0, 2 * (int64_t)wp);
+        const size_t xn = c * plane + 2 * wp + 16, out = oh * ow;
+        const size_t groups = oh * ((ow + 7) / 8);
+        const size_t g_begin = (size_t)f32t_int(0, (int64_t)groups - 1);
+        const size_t g_end = (size_t)f32t_int((int64_t)g_begin + 1, (int64_t)groups);
+        float *x = f32t_alloc(xn), *w = f32t_alloc(m * c * taps), *bias = f32t_alloc(m);
+        float *sum = f32t_alloc(m * out), *a = f32t_alloc(m * out), *bb = f32t_alloc(m * out);
+        float *wpk = f32t_alloc(qs__f32_conv_s1_packed_size(m, c * taps, QS_F32_CONV_OC_MR));
+        f32t_fill(x, xn);
+        f32t_fill(w, m * c * taps);
+        f32t_fill(bias, m);
+        f32t_fill(sum, m * out);
+        qs__f32_conv_s1_pack(m, c * taps, QS_F32_CONV_OC_MR, w, wpk);
+        for (size_t j = 0; j < m * out; j++) a[j] = bb[j] = -7.0f;
+        struct qs_f32_conv_oc cv = {.m = m, .c_in = c, .taps = taps, .off = off,
+                                    .plane = plane, .wp = wp, .sh = sh, .oh = oh, .ow = ow,
+                                    .sum = i % 3 == 0 ? sum : NULL};
+        const float lo = i % 2 ? 0.0f : -INFINITY, hi = i % 5 == 0 ? 0.5f : INFINITY;
+        const float *bv = i % 4 == 1 ? NULL : bias;
+        qs__f32_conv_oc_ref(&cv, x, wpk, bv, lo, hi, g_begin, g_end, a);
+        fast->conv_oc(&cv, x, wpk, bv, lo, hi, g_begin, g_end, bb);
+        snprintf(what, sizeof what,
+                 "conv_oc (%s) m=%zu c=%zu taps=%zu oh=%zu ow=%zu sh=%zu wp=%zu groups "
+                 "[%zu,%zu) sum=%d bias=%d", fast->isa, m, c, taps, oh, ow, sh, wp, g_begin,
+                 g_end, cv.sum != NULL, bv != NULL);
+        if (memcmp(a, bb, sizeof(float) * m * out) != 0) {
+            size_t j = 0;
+            while (a[j] == bb[j]) j++;
+            fprintf(stderr, "FAIL %s: y[%zu] = %.9g, reference %.9g\n", what, j, bb[j], a[j]);
+            exit(1);
+        }
+        f32t_check_guard(bb, m * out, what);
+        qs__aligned_free(x);
+        qs__aligned_free(w);
+        qs__aligned_free(bias);
+        qs__aligned_free(sum);
+        qs__aligned_free(a);
+        qs__aligned_free(bb);
+        qs__aligned_free(wpk);
+    }
+}
+
 int main(void) {
     printf("fp32 kernels in use: %s\n", qs__f32_kernels()->isa);
     f32t_seed(42);
     for (int i = 0; i < 400; i++) test_conv(i);
     for (int i = 0; i < 200; i++) test_conv_transpose(i);
+    for (int i = 0; i < 150; i++) test_conv_oc_path(i);
     const struct qs_f32_kernels *fast = qs__f32_kernels_avx2();
     if (fast) test_s1_kernel(fast);
     else printf("AVX2 stride-1 kernel not available: compared the reference path only\n");
     if ((fast = qs__f32_kernels_avx512()) != NULL) test_s1_kernel(fast);
     else printf("AVX-512 stride-1 kernel not available here\n");
+    if (fast && fast->conv_oc) test_oc_kernel(fast);
+    else printf("skipped: no conv_oc kernel (AVX-512) here; the strided path ran the others\n");
     printf("f32 conv: all paths match direct convolution\n");
     return 0;
 }

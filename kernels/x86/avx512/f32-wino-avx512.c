@@ -12,6 +12,7 @@
 //    then 16 pixels at a time (across row ends) transposed into one vector per channel,
 //    the residual and the clamp, and full-width stores.
 #include "kernels/f32.h"
+#include "kernels/x86/avx512/f32-avx512.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -38,33 +39,6 @@ static inline void at6(const __m512 m[6], __m512 o[4]) {
     o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.0f), d34, d12), m[5]);
 }
 
-// r[i] = column i of the 16 x 16 matrix whose row j is r[j].
-static inline void transpose16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xee);
-        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    // r[4q + k] now holds, in 128-bit lane L, rows 4q..4q+3 of column 4L + k.
-    for (int i = 0; i < 8; i++) {
-        const int a = (i / 4) * 8 + i % 4;  // 0..3, 8..11
-        t[a] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0x88);
-        t[a + 4] = _mm512_shuffle_f32x4(r[a], r[a + 4], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
-        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
-    }
-}
-
 // 16 channels (k < nc; the rest zero) of n <= 16 columns of one image row, from the
 // row's start src (channel k at src + k * plane), transposed: r[col] = 16 channels.
 // Plain loads: masked loads that miss the cache are several times slower on Zen 5.
@@ -78,7 +52,7 @@ static inline void load_block(const float *src, size_t plane, size_t nc, size_t 
                : n == 8 ? _mm512_zextps256_ps512(_mm256_loadu_ps(p))
                         : _mm512_maskz_loadu_ps(mk, p);
     }
-    transpose16(r);
+    qs__avx512_transpose16(r);
 }
 
 void qs__f32_wino_input__avx512(const struct qs_f32_wino *g, const float *x, size_t r0,
@@ -254,7 +228,7 @@ void qs__f32_wino_output__avx512(const struct qs_f32_wino *g, const float *m, si
                 rr[k] = k < n ? buf[p * wp + col] : _mm512_setzero_ps();
                 if (k < n && ++col == g->ow) col = 0, p++;
             }
-            transpose16(rr);
+            qs__avx512_transpose16(rr);
             for (size_t c = 0; c < no; c++) {
                 const size_t off = (ob + c) * plane + base + f0;
                 __m512 a = rr[c];
