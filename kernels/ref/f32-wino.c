@@ -97,18 +97,28 @@ void qs__f32_wino_pack(const struct qs_f32_wino *g, const float *w, float *u) {
                                    {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                    {0, 0, 1}};
     memset(u, 0, sizeof(float) * qs__f32_wino_packed_size(g));
-    for (size_t o = 0; o < g->c_out; o++)
-        for (size_t c = 0; c < g->c_in; c++) {
-            const float *k = w + (o * g->c_in + c) * 9;
-            double t[6][3];  // G k
-            for (int i = 0; i < 6; i++)
-                for (int b = 0; b < 3; b++)
-                    t[i][b] = G[i][0] * k[b] + G[i][1] * k[3 + b] + G[i][2] * k[6 + b];
-            for (int i = 0; i < 6; i++)
-                for (int l = 0; l < 6; l++) {
-                    const double v = t[i][0] * G[l][0] + t[i][1] * G[l][1] + t[i][2] * G[l][2];
-                    u[((size_t)(i * 6 + l) * g->ci_pad + c) * g->co_pad + o] = (float)v;
-                }
+    // Blocks of output channels through a small buffer, then each of the 36 rows of U
+    // written in order: storing U[xi][c][o] straight from the (o, c) loop touches 36
+    // addresses ci_pad * co_pad floats apart per weight, which alias in L1 (0.6 ms for
+    // 64 x 64 channels, packed again by every session of a search).
+    enum { OB = 64 };
+    float buf[36][OB];
+    for (size_t c = 0; c < g->c_in; c++)
+        for (size_t o0 = 0; o0 < g->c_out; o0 += OB) {
+            const size_t no = g->c_out - o0 < OB ? g->c_out - o0 : OB;
+            for (size_t j = 0; j < no; j++) {
+                const float *k = w + ((o0 + j) * g->c_in + c) * 9;
+                double t[6][3];  // G k
+                for (int i = 0; i < 6; i++)
+                    for (int b = 0; b < 3; b++)
+                        t[i][b] = G[i][0] * k[b] + G[i][1] * k[3 + b] + G[i][2] * k[6 + b];
+                for (int i = 0; i < 6; i++)
+                    for (int l = 0; l < 6; l++)
+                        buf[i * 6 + l][j] = (float)(t[i][0] * G[l][0] + t[i][1] * G[l][1] +
+                                                    t[i][2] * G[l][2]);
+            }
+            for (size_t xi = 0; xi < 36; xi++)
+                memcpy(u + (xi * g->ci_pad + c) * g->co_pad + o0, buf[xi], sizeof(float) * no);
         }
 }
 
