@@ -158,8 +158,12 @@ static int32_t argmax(const float *y, int64_t n) {
 // every batch of the evaluation set and restored instead of recomputed. A cut's key digests
 // every executed node before it (ops, attributes, constants by content, tensor names and
 // shapes; ir/session.c), so a hit is a prefix identical to the stored one. Memory is
-// bounded (config key reuse_mb, default 512 MiB; 0 turns reuse off); the least recently
-// used entries go.
+// bounded (config key reuse_mb, default 1024 MiB; 0 turns reuse off); the least recently
+// used entries go. The default: a 200-episode DDPG search of ResNet-20 over int8/fp32 on
+// 1,000 images skipped 1,522 of 4,040 layers with 512 MiB, 1,747 with 1,024 and 1,764
+// with 2,048, and took 31.9, 29.5-29.8 and 33.1 CPU s (first touches of fresh pages, in system
+// time, grow past 1 GiB here); in the int8 space, whose stored activations are bytes,
+// 512 MiB already held what recurs.
 //
 // Where to store: a cut that a later candidate will share. The evaluator keeps the keys of
 // every cut it has run (no data) and, per candidate, the deepest layer depth at which the
