@@ -178,9 +178,15 @@ static size_t align16(int64_t n) {
     return ((size_t)n + 15) & ~(size_t)15;
 }
 
-// conv_oc takes strided convs with at least this many output channels: its lanes are
-// output channels, 32 per tile, so fewer leave some idle.
+// conv_oc takes strided convs with at least OC_MIN_C_OUT output channels (its lanes are
+// output channels, 32 per tile, so fewer leave some idle), at least OC_MIN_TAPS taps and
+// OC_MIN_K multiply-adds per output: it copies the whole image, which a short sum does not
+// repay. Single thread, against the stride phases: 3x3 16->32 and 32->64 (CIFAR ResNet,
+// K 144, 288) and 64->128 (K 576) 1.1-1.5x faster; SqueezeNet's 3x3 3->64 (K 27) 0.93x,
+// 1x1 64->128 and 128->256 0.8x.
 #define OC_MIN_C_OUT 32
+#define OC_MIN_TAPS 4
+#define OC_MIN_K 128
 
 static void pgeom_init(const struct qs_f32_conv_desc *d, struct pgeom *g) {
     const struct qs_f32_kernels *kt = conv_table(d);
@@ -211,7 +217,8 @@ static void pgeom_init(const struct qs_f32_conv_desc *d, struct pgeom *g) {
             }
         return;
     }
-    if (flat && sw == 2 && kt->conv_oc && d->c_out >= OC_MIN_C_OUT) {
+    if (flat && sw == 2 && kt->conv_oc && d->c_out >= OC_MIN_C_OUT && taps >= OC_MIN_TAPS &&
+        d->c_in * taps >= OC_MIN_K) {
         g->path = P_OC;
         // The padded image: every cell a tap reads, and all of x (pad_image copies it).
         g->hq = QS_MAX(sh * (w->out[1] - 1) + ekh, w->pad[1] + w->in[1]);
