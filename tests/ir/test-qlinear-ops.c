@@ -548,6 +548,24 @@ static void test_quantize_rounding(void) {
     for (int i = 0; i < 6; i++) CHECK(dq[i] == (float)(want[i] - zp[i % 3]) * sc[i % 3]);
     qs__aligned_free(q);
     qs__aligned_free(dq);
+    // Per tensor, uint8 (the vector path where the CPU has one): every value, and a length
+    // that leaves a tail, against the scalar formula bit for bit.
+    {
+        enum { N = 1000 };
+        const int64_t n = N;
+        uint8_t u[N];
+        for (int i = 0; i < N; i++) u[i] = (uint8_t)(i * 7 % 256);
+        const float s1 = 0.0173f;
+        const uint8_t z1 = 37;
+        call_init(&c, "", "DequantizeLinear", 13);
+        input(&c, 0, QS_DTYPE_U8, 1, &n, u, false);
+        scalar(&c, 1, QS_DTYPE_F32, &s1);
+        scalar(&c, 2, QS_DTYPE_U8, &z1);
+        float *du = call_run(&c, NULL, &st);
+        CHECK(st == QS_STATUS_OK);
+        for (int i = 0; i < N; i++) CHECK(du[i] == (float)((int32_t)u[i] - 37) * s1);
+        qs__aligned_free(du);
+    }
     // Opset 10 allows only a scalar scale.
     call_init(&c, "", "QuantizeLinear", 10);
     input(&c, 0, QS_DTYPE_F32, 2, dims, x2, false);
