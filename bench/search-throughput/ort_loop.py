@@ -6,7 +6,8 @@ on the search images with an onnxruntime session (one thread).
 The candidates are the policies the qsearch run evaluated (its episodes.csv), so both sides
 do the same per-candidate work. Prints one JSON line with the timings.
 
-usage: ort_loop.py MODEL EVAL.bin CALIB.bin EPISODES.csv N_SEARCH N_CALIB N_CANDIDATES
+usage: ort_loop.py MODEL EVAL.bin CALIB.bin EPISODES.csv N_SEARCH N_CALIB N_CANDIDATES [BATCH]
+(BATCH: samples per evaluation run, default 100)
 """
 import json
 import os
@@ -76,6 +77,7 @@ def prune(w, s):
 def main():
     model_path, eval_bin, calib_bin, journal, n_search, n_calib, n_cand = sys.argv[1:8]
     n_search, n_calib, n_cand = int(n_search), int(n_calib), int(n_cand)
+    batch = int(sys.argv[8]) if len(sys.argv) > 8 else 100  # evaluation batch
     base = onnx.load(model_path)
     layers = [n for n in base.graph.node if n.op_type in ("Conv", "Gemm", "MatMul")]
     inits = {t.name: t for t in base.graph.initializer}
@@ -121,9 +123,9 @@ def main():
                         nodes_to_exclude=exclude)
         sess = ort.InferenceSession(q, so, providers=["CPUExecutionProvider"])
         correct = 0
-        for i in range(0, len(x), 100):
-            out = sess.run(None, {in_name: x[i:i + 100]})[0]
-            correct += int((out.argmax(1) == y[i:i + 100]).sum())
+        for i in range(0, len(x), batch):
+            out = sess.run(None, {in_name: x[i:i + batch]})[0]
+            correct += int((out.argmax(1) == y[i:i + batch]).sum())
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         accs.append(correct / len(x))

@@ -30,10 +30,12 @@ ort_loop() {  # candidates.csv n_candidates out.json
     OMP_NUM_THREADS=1 python3 "$here/ort_loop.py" "$data/cifar10-resnet/cifar10_resnet20.onnx" \
         "$data/cifar10-test-jpeg/cifar10_test_decoded.bin" \
         "$data/cifar10-calib-train-1000/cifar10_train1000_decoded.bin" \
-        "$1" 1000 1000 "$2" 2>/dev/null | tail -1 > "$3"
+        "$1" 1000 1000 "$2" "$batch" 2>/dev/null | tail -1 > "$3"
 }
 for space in "" -int8; do
     case $space in -int8) name="int8 everywhere";; *) name="int8 or fp32 per layer";; esac
+    # Both sides evaluate at the configs' batch (eval_batch).
+    batch=$(sed -n 's/^ *eval_batch: *//p' "$here/resnet20$space.yaml")
     if [ $mode = search ]; then
         # qsearch: the whole search, process CPU time included everything (exit 3: finished
         # without meeting the thresholds).
