@@ -1,8 +1,10 @@
 // The DDPG networks (search/mlp.c): gradients against finite differences, Adam fitting a
-// small regression, soft updates, save/load, deterministic initialisation.
+// small regression, soft updates, save/load, deterministic initialisation, bits that do not
+// depend on OpenBLAS's thread count.
 #include "search/mlp.h"
 #include "test.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -155,6 +157,32 @@ static void same_seed_same_init(void) {
     qs__mlp_destroy(m[1]);
 }
 
+// A network's outputs do not depend on how many threads OpenBLAS was given before it was
+// created (the agent's trajectories follow its bits): critic-sized layers (batch 64,
+// 300 wide), forward with OpenBLAS set to two threads before qs__mlp_create, then again
+// with one.
+static void bits_independent_of_blas_threads(void) {
+    int sizes[4] = {13, 300, 300, 1};
+    enum qs_mlp_act act[3] = {QS_MLP_RELU, QS_MLP_RELU, QS_MLP_LINEAR};
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    gsl_rng_set(rng, 7);
+    openblas_set_num_threads(2);
+    struct qs_mlp *m;
+    ASSERT_OK(qs__mlp_create(3, sizes, act, 64, 3e-3, rng, &m, NULL));
+    static float x[64 * 13], a[64], b[64];
+    for (int i = 0; i < 64 * 13; i++) x[i] = (float)(2 * gsl_rng_uniform(rng) - 1);
+    qs__mlp_forward(m, x, 64, a);
+    const float *h1 = m->h[2];
+    static float ha[64 * 300];
+    memcpy(ha, h1, sizeof ha);
+    openblas_set_num_threads(1);
+    qs__mlp_forward(m, x, 64, b);
+    ASSERT_TRUE(memcmp(a, b, sizeof a) == 0);
+    ASSERT_TRUE(memcmp(ha, m->h[2], sizeof ha) == 0);
+    qs__mlp_destroy(m);
+    gsl_rng_free(rng);
+}
+
 int main(void) {
     for (unsigned seed = 1; seed <= 3; seed++) {
         grad_check(QS_MLP_TANH, QS_MLP_SIGMOID, seed);
@@ -165,6 +193,7 @@ int main(void) {
     }
     adam_fits();
     same_seed_same_init();
+    bits_independent_of_blas_threads();
     printf("ok\n");
     return 0;
 }
