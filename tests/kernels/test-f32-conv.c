@@ -53,9 +53,9 @@ static void describe(const struct qs_f32_conv_desc *d, const char *path) {
              (long long)w->out[0], (long long)w->out[1], (long long)w->out[2]);
 }
 
-static void test_conv(int i) {
-    struct qs_f32_conv_desc d;
-    random_desc(&d, i);
+// Every path of qs__f32_conv on `d` against direct summation: the sgemm or depthwise path,
+// then the packed path with every kernel table this machine has.
+static void check_conv(struct qs_f32_conv_desc d, int i) {
     const size_t xn = (size_t)(d.batch * d.c_in * qs__f32_window_in_size(&d.win));
     const size_t yn = (size_t)(d.batch * d.c_out * qs__f32_window_out_size(&d.win));
     const size_t wn = (size_t)(d.c_out * d.c_in / d.groups * qs__f32_window_k_size(&d.win));
@@ -105,7 +105,7 @@ static void test_conv(int i) {
         for (size_t j = 0; j < yn; j++) got[j] = NAN;
         qs__f32_conv(&d, x, w, wpk, bias, sum, got, scratch, NULL);
         char path[64];
-        snprintf(path, sizeof path, "implicit gemm (%s)%s", d.kt->isa, sum ? " + sum" : "");
+        snprintf(path, sizeof path, "packed (%s)%s", d.kt->isa, sum ? " + sum" : "");
         describe(&d, path);
         f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
         f32t_check_guard(got, yn, what);
@@ -118,6 +118,12 @@ static void test_conv(int i) {
     qs__aligned_free(want);
     qs__aligned_free(got);
     qs__aligned_free(res);
+}
+
+static void test_conv(int i) {
+    struct qs_f32_conv_desc d;
+    random_desc(&d, i);
+    check_conv(d, i);
 }
 
 static void test_conv_transpose(int i) {
@@ -230,7 +236,7 @@ static void test_s1_kernel(const struct qs_f32_kernels *fast) {
 }
 
 // Strided convs with enough output channels for the tables' conv_oc path (column stride 2,
-// c_out >= 32), through qs__f32_conv with every table, against direct summation.
+// c_out >= 32, mostly long enough sums), every path against direct summation.
 static void test_conv_oc_path(int i) {
     struct qs_f32_conv_desc d;
     memset(&d, 0, sizeof d);
@@ -260,51 +266,7 @@ static void test_conv_oc_path(int i) {
     }
     d.lo = i % 3 == 0 ? -INFINITY : 0.0f;
     d.hi = i % 3 == 2 ? 0.75f : INFINITY;
-    const size_t xn = (size_t)(d.batch * d.c_in * qs__f32_window_in_size(w));
-    const size_t yn = (size_t)(d.batch * d.c_out * qs__f32_window_out_size(w));
-    const size_t wn = (size_t)(d.c_out * d.c_in * qs__f32_window_k_size(w));
-    float *x = f32t_alloc(xn), *wt = f32t_alloc(wn), *b = f32t_alloc((size_t)d.c_out);
-    float *want = f32t_alloc(yn), *got = f32t_alloc(yn), *res = f32t_alloc(yn);
-    f32t_fill(x, xn);
-    f32t_fill(wt, wn);
-    f32t_fill(b, (size_t)d.c_out);
-    f32t_fill(res, yn);
-    const float *bias = i % 4 == 3 ? NULL : b, *sum = i % 2 ? res : NULL;
-    struct qs_f32_conv_desc dr = d;
-    dr.lo = -INFINITY;
-    dr.hi = INFINITY;
-    qs__f32_conv_direct_ref(&dr, x, wt, bias, want);
-    for (size_t j = 0; j < yn; j++) {
-        float v = want[j] + (sum ? sum[j] : 0.0f);
-        v = v < d.lo ? d.lo : v;
-        want[j] = v > d.hi ? d.hi : v;
-    }
-    const struct qs_f32_kernels *tables[3] = {qs__f32_kernels_ref(), qs__f32_kernels_avx2(),
-                                              qs__f32_kernels_avx512()};
-    for (int ti = 0; ti < 3; ti++) {
-        if (!tables[ti]) continue;
-        d.kt = tables[ti];
-        float *wpk = f32t_alloc(qs__f32_conv_packed_size(&d));
-        qs__f32_conv_pack(&d, wt, wpk);
-        size_t sb = qs__f32_conv_scratch_bytes(&d, true);
-        void *scratch = qs__aligned_alloc(sb ? sb : 1);
-        for (size_t j = 0; j < yn; j++) got[j] = NAN;
-        qs__f32_conv(&d, x, wt, wpk, bias, sum, got, scratch, NULL);
-        char path[64];
-        snprintf(path, sizeof path, "strided, conv_oc where the table has it (%s)%s",
-                 d.kt->isa, sum ? " + sum" : "");
-        describe(&d, path);
-        f32t_near(got, want, yn, 1e-4f, 1e-4f, what);
-        f32t_check_guard(got, yn, what);
-        qs__aligned_free(scratch);
-        qs__aligned_free(wpk);
-    }
-    qs__aligned_free(x);
-    qs__aligned_free(wt);
-    qs__aligned_free(b);
-    qs__aligned_free(want);
-    qs__aligned_free(got);
-    qs__aligned_free(res);
+    check_conv(d, i);
 }
 
 // A conv_oc kernel against qs__f32_conv_oc_ref, bit for bit (the same sums in the same
