@@ -27,7 +27,8 @@ void qs__f32_conv_oc__avx512(const struct qs_f32_conv_oc *cv, const float *xp,
     const size_t gpr = (cv->ow + 7) / 8, k = cv->c_in * cv->taps, out = cv->oh * cv->ow;
     const size_t taps = cv->taps, plane = cv->plane;
     const int64_t *off = cv->off;
-    // NaN bounds are kept (they make every output NaN, as in the reference).
+    // Infinite bounds skip their clamp; a NaN bound clamps nothing (max/min return the
+    // accumulator), as the reference's comparisons do.
     const bool clo = !(lo == -INFINITY), chi = !(hi == INFINITY);
     const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
     for (size_t gi = g_begin; gi < g_end; gi++) {
