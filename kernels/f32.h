@@ -301,6 +301,9 @@ struct qs_f32_conv_desc {
     const struct qs_f32_kernels *kt;
 };
 
+/// y[i] = clamp(y[i] + s[i], lo, hi) for i < n: a fused residual Add (and its clamp) after
+/// a kernel that has no residual input.
+QS_INTERNAL void qs__f32_add_clamp(size_t n, float *y, const float *s, float lo, float hi);
 /// True when the description is a depthwise conv the direct kernel takes
 /// (groups == c_in == c_out, at most 2 spatial dims).
 QS_INTERNAL bool qs__f32_conv_is_depthwise(const struct qs_f32_conv_desc *d);

@@ -180,13 +180,7 @@ static void sparse_run(qs_kctx *k, const struct conv_state *s, const struct qs_f
         }
         float *yb = y + (size_t)b * per_image;
         qs__spmm_f32_run(s->sp, n, xb, n, yb, n, bias, lo, hi, spmm_scratch, k->pool);
-        if (!sum) continue;
-        const float *sb = sum + (size_t)b * per_image;
-        for (size_t i = 0; i < per_image; i++) {
-            float v = yb[i] + sb[i];
-            v = v < d->lo ? d->lo : v;
-            yb[i] = v > d->hi ? d->hi : v;
-        }
+        if (sum) qs__f32_add_clamp(per_image, yb, sum + (size_t)b * per_image, d->lo, d->hi);
     }
 }
 

@@ -137,14 +137,16 @@ static enum qs_status quantize_infer(qs_kctx *k) {
 // The per-tensor uint8 case (a model's input) on 16 lanes: qs__qlin_quantize's operations
 // in the same order, so the same bits as the loop above.
 #if defined(__x86_64__) && defined(__GNUC__) && defined(QS_ENABLE_AVX2)
-#define QLIN_QUANTIZE_AVX512 1
+#define QLIN_AVX512 1
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,prefer-vector-width=512")))
 static void quantize_u8_avx512(const float *x, uint8_t *y, int64_t n, float scale, int32_t zp,
                                int32_t lo, int32_t hi) {
     for (int64_t i = 0; i < n; i++) y[i] = (uint8_t)qs__qlin_quantize(x[i], scale, zp, lo, hi);
 }
 
-static bool quantize_avx512(void) {
+// Whether the 16-lane QuantizeLinear and DequantizeLinear paths run here (QS_KERNELS=ref or
+// avx2 turns them off).
+static bool qlin_avx512(void) {
     const uint64_t z = QS_ISA_X86_AVX512F | QS_ISA_X86_AVX512BW | QS_ISA_X86_AVX512VL;
     const char *env = getenv("QS_KERNELS");
     return (qs_cpu_info_get()->isa_flags & z) == z &&
@@ -160,9 +162,9 @@ static enum qs_status quantize_run(qs_kctx *k) {
     const float *xd = x->data, *sd = s->data;
     int32_t lo, hi;
     qs__qlin_range(k->out[0]->dtype, &lo, &hi);
-#ifdef QLIN_QUANTIZE_AVX512
+#ifdef QLIN_AVX512
     if (k->out[0]->dtype == QS_DTYPE_U8 && l.outer == 1 && l.dim == 1 && !l.block &&
-        quantize_avx512()) {
+        qlin_avx512()) {
         quantize_u8_avx512(xd, k->out[0]->data, l.inner, sd[0], qs__qlin_zp(zp, 0), lo, hi);
         return QS_STATUS_OK;
     }
@@ -232,7 +234,7 @@ static enum qs_status dequantize_infer(qs_kctx *k) {
 // The per-tensor uint8 case (an int8 layer's output going into an fp32 one) on 16 lanes:
 // the loop above's operations, so the same bits. Scalar SSE2 code, it was 2% of a search
 // over int8/fp32 policies of ResNet-20.
-#ifdef QLIN_QUANTIZE_AVX512
+#ifdef QLIN_AVX512
 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,prefer-vector-width=512")))
 static void dequantize_u8_avx512(const uint8_t *x, float *y, int64_t n, float scale,
                                  int32_t zp) {
@@ -247,8 +249,8 @@ static enum qs_status dequantize_run(qs_kctx *k) {
     if (st != QS_STATUS_OK) return st;
     const float *sd = s->data;
     float *y = k->out[0]->data;
-#ifdef QLIN_QUANTIZE_AVX512
-    if (x->dtype == QS_DTYPE_U8 && l.outer == 1 && l.dim == 1 && !l.block && quantize_avx512()) {
+#ifdef QLIN_AVX512
+    if (x->dtype == QS_DTYPE_U8 && l.outer == 1 && l.dim == 1 && !l.block && qlin_avx512()) {
         dequantize_u8_avx512(x->data, y, l.inner, sd[0], qs__qlin_zp(zp, 0));
         return QS_STATUS_OK;
     }

@@ -359,8 +359,7 @@ static void phase_split(const struct qs_f32_conv_desc *d, const struct pgeom *g,
             }
 }
 
-// y = clamp(y + s, lo, hi): the fused residual Add where the kernel could not take it.
-static void add_clamp(size_t n, float *y, const float *s, float lo, float hi) {
+void qs__f32_add_clamp(size_t n, float *y, const float *s, float lo, float hi) {
     for (size_t i = 0; i < n; i++) {
         float v = y[i] + s[i];
         v = v < lo ? lo : v;
@@ -411,7 +410,7 @@ static void conv_packed(const struct qs_f32_conv_desc *d, const float *x, const 
         }
     }
     // The residual goes into the kernel's epilogue when it can take it; otherwise the
-    // kernel stores unclamped values and add_clamp finishes.
+    // kernel stores unclamped values and qs__f32_add_clamp finishes.
     const bool sum_in_kernel = sum && (g.path == P_OC || (g.rows && !g.drop_copy));
     struct qs_f32_conv_oc oc = {.m = (size_t)d->c_out, .c_in = (size_t)d->c_in,
                                 .taps = (size_t)g.taps, .off = g.off, .plane = (size_t)g.plane,
@@ -440,7 +439,7 @@ static void conv_packed(const struct qs_f32_conv_desc *d, const float *x, const 
                             sum_after ? -INFINITY : d->lo, sum_after ? INFINITY : d->hi,
                             g.drop_copy ? yt : yn,
                             g.drop_copy ? align16(g.n) : (size_t)outv, (size_t)g.n};
-        if (n + 1 < d->batch && (g.path == P_OC || g.path == P_S1_PADDED || g.path == P_PHASE)) {
+        if (n + 1 < d->batch && g.path == P_OC) {
             // The next image into L2 while this one computes: the copy reads it from L3
             // (a layer's batch is larger than L2) and nothing overlaps that with compute.
             // ResNet-20's strided convs at batch 100: 1.49 -> 1.31 ms and 1.24 -> 1.18 ms.
@@ -458,7 +457,7 @@ static void conv_packed(const struct qs_f32_conv_desc *d, const float *x, const 
                            sizeof(float) * (size_t)w->out[2]);
         }
         if (sum_after)
-            add_clamp((size_t)(d->c_out * outv), yn, sum + n * d->c_out * outv, d->lo, d->hi);
+            qs__f32_add_clamp((size_t)(d->c_out * outv), yn, sum + n * d->c_out * outv, d->lo, d->hi);
     }
 }
 
@@ -503,7 +502,7 @@ void qs__f32_conv(const struct qs_f32_conv_desc *d, const float *x, const float 
                                  b ? b + g * cog : NULL, lo, hi);
             }
     }
-    if (sum) add_clamp((size_t)(d->batch * d->c_out * outv), y, sum, d->lo, d->hi);
+    if (sum) qs__f32_add_clamp((size_t)(d->batch * d->c_out * outv), y, sum, d->lo, d->hi);
 }
 
 void qs__f32_conv_direct_ref(const struct qs_f32_conv_desc *d, const float *x,
