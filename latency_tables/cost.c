@@ -598,6 +598,13 @@ enum qs_status qs_lut_model_cost_detail(const qs_lut_t *lut, const qs_graph_t *g
         // meets on this machine), fitted over the build's runs by the sum of the nodes.
         est->ms = s.ms + qs__lut_run_residual(lut, s.ms, s.lookups, false);
         est->p10_ms = s.p10 + qs__lut_run_residual(lut, s.p10, s.lookups, true);
+        // The residuals are fitted apart, on few runs of microsecond models in a small
+        // table, so away from the runs they were fitted on they can cross or undercut the
+        // nodes: a run never takes less than nothing (then the nodes' own sum stands), and
+        // its p10 never exceeds its median.
+        if (!(est->ms > 0)) est->ms = s.ms;
+        if (!(est->p10_ms > 0)) est->p10_ms = s.p10;
+        est->p10_ms = fmin(est->p10_ms, est->ms);
         est->lookups = s.lookups;
         est->misses = s.misses;
     }

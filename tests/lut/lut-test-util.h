@@ -32,9 +32,9 @@ static const char *tiny_model(void) { return qs_test_data("lut/lut_tiny.onnx"); 
 
 // A table of the tiny model measured here (few repeats: the tests check structure, not time).
 __attribute__((unused)) static const char *tiny_table(void) {
-    static const char *path;
-    if (path) return path;
-    path = tmp_path("tiny.yaml");
+    static char path[512];  // tmp_path's buffers are reused after eight calls
+    if (path[0]) return path;
+    snprintf(path, sizeof path, "%s", tmp_path("tiny.yaml"));
     unlink(path);
     static const float sp[] = {0.0f, 0.5f};
     struct qs_lut_build_options o = qs_lut_build_options_default();
