@@ -182,6 +182,12 @@ QS_INTERNAL void qs_qu8_qc8w_dconv_minmax_ukernel_16x16c4__avx512vnni(
     size_t mr, size_t nr, size_t kc, const void *w, const uint8_t *x, const int32_t *koff,
     size_t x_row, void *c, size_t c_stride_n, size_t c_stride_p,
     const struct qs_qgemm_ukernel_params *p);
+/// Two 16-pixel tiles of the 16 x 16 kernel at x0 / c0 and x1 / c1 (nr0, nr1 pixels) for
+/// channels 8 h .. 8 h + mr - 1 (mr <= 8) of a packed 16-channel tile (w: its word 8 h).
+QS_INTERNAL void qs_qu8_qc8w_dconv_minmax_ukernel_8x32c4__avx512vnni(
+    size_t mr, size_t nr0, size_t nr1, size_t kc, const void *w, const uint8_t *x0,
+    const uint8_t *x1, const int32_t *koff, size_t x_row, void *c0, void *c1,
+    size_t c_stride_n, const struct qs_qgemm_ukernel_params *p);
 QS_INTERNAL void qs_qu8_dconv_interleave__avx512(const uint8_t *x, size_t plane, size_t left,
                                                  size_t rows, size_t cols, size_t in_w,
                                                  size_t st, size_t pad_top, size_t pad_left,

@@ -420,6 +420,7 @@ struct qs_qdconv {
     bool two_rows;          // tiles of two output rows (out_w == NR / 2)
     qs_qgemm_weights *w;    // K order ((c / 4 * kh + i) * kw + j) * 4 + c % 4
     qs_qdconv_ukernel_fn ukernel;  // NULL: the portable tile below
+    bool wide;              // pairs of tiles through the 8 x 32 AVX-512 VNNI kernel
     qs_qdconv_interleave_fn interleave;
     int32_t *koff;          // [kc / 4]: byte offset of k-group g from a tile's pixel 0
 };
@@ -516,6 +517,10 @@ enum qs_status qs__qdconv_create(const struct qs_qconv_shape *s, size_t n, const
     d->interleave = qs__qdconv_interleave_scalar;
 #if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
     if (d->ukernel) d->interleave = qs_qu8_dconv_interleave__avx512;
+    // Not for a short K (3 input channels): there the epilogue, twice as many calls of
+    // it, outweighs the loads saved (0.86x on ResNet-20's first conv).
+    d->wide = d->ukernel == qs_qu8_qc8w_dconv_minmax_ukernel_16x16c4__avx512vnni &&
+              d->w->kc >= 64;
 #endif
 done:
     qs__free(wd);
@@ -596,6 +601,71 @@ static void dconv_tile(const struct dconv_ctx *r, size_t t, size_t oy, size_t ox
                           &up);
 }
 
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+// A tile of the 16 x 16 kernel: NR pixels from (oy, ox) on (two rows with x_row).
+struct dconv_unit {
+    size_t oy, ox, nr;
+};
+
+// Channels 8 h .. 8 h + 7 of channel tile t over units u0 and u1 (the 8 x 32 kernel).
+static void dconv_pair(const struct dconv_ctx *r, size_t t, size_t h, struct dconv_unit u0,
+                       struct dconv_unit u1, size_t x_row) {
+    const qs_qdconv *d = r->d;
+    const qs_qgemm_weights *w = d->w;
+    const size_t n0 = t * w->cfg->mr + 8 * h, mr = QS_MIN((size_t)8, w->n - n0);
+    struct qs_qgemm_ukernel_params up = r->up;
+    up.init = r->up.init + n0;
+    up.scale = r->up.scale + n0;
+    up.fbias = r->up.fbias + n0;
+    const char *wt = (const char *)w->packed + t * w->tile_bytes + 8 * h * 4;
+    char *c = r->c + n0 * r->c_stride_n;
+    const size_t OW = d->s.out_w;
+    qs_qu8_qc8w_dconv_minmax_ukernel_8x32c4__avx512vnni(
+        mr, u0.nr, u1.nr, w->kc, wt, r->xp + (u0.oy * d->wq + u0.ox) * 4,
+        r->xp + (u1.oy * d->wq + u1.ox) * 4, d->koff, x_row, c + (u0.oy * OW + u0.ox) * r->es,
+        c + (u1.oy * OW + u1.ox) * r->es, r->c_stride_n, &up);
+}
+
+// Pairs units as they come (the first of a pair waits in *held) and runs both halves of
+// the channel tile over each pair (the second only when `both`): the pair's image bytes
+// are then read from L1 twice in a row, not once per pass over the rows.
+static inline void dconv_emit(const struct dconv_ctx *r, size_t t, bool both,
+                              struct dconv_unit *held, bool *have, struct dconv_unit u,
+                              size_t x_row) {
+    if (*have) {
+        dconv_pair(r, t, 0, *held, u, x_row);
+        if (both) dconv_pair(r, t, 1, *held, u, x_row);
+    } else {
+        *held = u;
+    }
+    *have = !*have;
+}
+
+// The tiles of items [r0, r1) in order, in pairs; an odd last one goes through the 16 x 16
+// kernel.
+static void dconv_rows_wide(const struct dconv_ctx *r, size_t r0, size_t r1) {
+    const qs_qdconv *d = r->d;
+    const size_t NR = d->w->cfg->nr, OW = d->s.out_w, x_row = d->two_rows ? d->wq * 4 : 0;
+    for (size_t t = 0; t < d->w->n_tiles; t++) {
+        const bool both = t * NR + 8 < d->w->n;
+        struct dconv_unit held = {0, 0, 0};
+        bool have = false;
+        for (size_t it = r0; it < r1; it++) {
+            if (d->two_rows) {
+                const size_t rows = QS_MIN((size_t)2, d->s.out_h - 2 * it);
+                dconv_emit(r, t, both, &held, &have, (struct dconv_unit){2 * it, 0, rows * OW},
+                           x_row);
+                continue;
+            }
+            for (size_t ox = 0; ox < OW; ox += NR)
+                dconv_emit(r, t, both, &held, &have,
+                           (struct dconv_unit){it, ox, QS_MIN(NR, OW - ox)}, x_row);
+        }
+        if (have) dconv_tile(r, t, held.oy, held.ox, held.nr, x_row);
+    }
+}
+#endif
+
 // Items are output rows, or pairs of rows in two-row mode. Channel tiles outermost: one
 // weight tile stays in L1 while it passes over the rows (the interleaved image of a range
 // of rows is what L2 holds).
@@ -603,6 +673,12 @@ static void dconv_rows(void *ctx, size_t r0, size_t r1) {
     const struct dconv_ctx *r = ctx;
     const qs_qdconv *d = r->d;
     const size_t NR = d->w->cfg->nr, OW = d->s.out_w;
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
+    if (d->wide) {
+        dconv_rows_wide(r, r0, r1);
+        return;
+    }
+#endif
     for (size_t t = 0; t < d->w->n_tiles; t++)
         for (size_t it = r0; it < r1; it++) {
             if (d->two_rows) {
