@@ -608,8 +608,12 @@ struct dconv_unit {
 };
 
 // Channels 8 h .. 8 h + 7 of channel tile t over units u0 and u1 (the 8 x 32 kernel).
-static void dconv_pair(const struct dconv_ctx *r, size_t t, size_t h, struct dconv_unit u0,
-                       struct dconv_unit u1, size_t x_row) {
+// (Inlined: as a call it took 7% of a stage-1 conv's time.)
+static inline __attribute__((always_inline)) void dconv_pair(const struct dconv_ctx *r,
+                                                             size_t t, size_t h,
+                                                             struct dconv_unit u0,
+                                                             struct dconv_unit u1,
+                                                             size_t x_row) {
     const qs_qdconv *d = r->d;
     const qs_qgemm_weights *w = d->w;
     const size_t n0 = t * w->cfg->mr + 8 * h, mr = QS_MIN((size_t)8, w->n - n0);
