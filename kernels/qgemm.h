@@ -167,3 +167,9 @@ QS_INTERNAL size_t qs__qdconv_scratch_size(const qs_qdconv *d);
 QS_INTERNAL void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c,
                                 size_t c_stride_n, const struct qs_qgemm_params *params,
                                 void *scratch, qs_pool_t *pool);
+/// The same for n_img images, x_img bytes apart, their outputs c_img elements apart (one
+/// epilogue setup and one fill of the padding for all).
+QS_INTERNAL void qs__qdconv_run_batch(const qs_qdconv *d, const uint8_t *x, size_t x_img,
+                                      size_t n_img, void *c, size_t c_img, size_t c_stride_n,
+                                      const struct qs_qgemm_params *params, void *scratch,
+                                      qs_pool_t *pool);

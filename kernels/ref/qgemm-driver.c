@@ -696,6 +696,13 @@ static void dconv_rows(void *ctx, size_t r0, size_t r1) {
 
 void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c, size_t c_stride_n,
                     const struct qs_qgemm_params *params, void *scratch, qs_pool_t *pool) {
+    qs__qdconv_run_batch(d, x, 0, 1, c, 0, c_stride_n, params, scratch, pool);
+}
+
+void qs__qdconv_run_batch(const qs_qdconv *d, const uint8_t *x, size_t x_img, size_t n_img,
+                          void *c, size_t c_img, size_t c_stride_n,
+                          const struct qs_qgemm_params *params, void *scratch,
+                          qs_pool_t *pool) {
     const struct qs_qconv_shape *s = &d->s;
     struct dconv_ctx r = {.d = d, .c = c, .es = qs__qout_size(params->out_type)};
     r.c_stride_n = c_stride_n * r.es;
@@ -730,12 +737,20 @@ void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c, size_t c_stri
         }
         memset(xp + d->c4 * d->g4, params->x_zp, dconv_slack(d));
     }
-    for (size_t cg = 0; cg < d->c4; cg++)
-        d->interleave(x + 4 * cg * plane, plane, s->channels - 4 * cg, rows, cols, s->in_w,
-                      d->st, s->pad_top, s->pad_left, d->wq, d->q4, xp + cg * d->g4);
+    // Per image only the interleave: it writes the same bytes every time, so the zero
+    // points above stay (once per call, not per image: the memsets and the epilogue setup
+    // were 1% of an int8 search).
     const size_t items = d->two_rows ? (s->out_h + 1) / 2 : s->out_h;
-    if (qs__pool_threads(pool) <= 1) dconv_rows(&r, 0, items);
-    else qs__pool_run(pool, items, dconv_rows, &r);
+    for (size_t b = 0; b < n_img; b++) {
+        const uint8_t *xb = x + b * x_img;
+        r.c = (char *)c + b * c_img * r.es;
+        for (size_t cg = 0; cg < d->c4; cg++)
+            d->interleave(xb + 4 * cg * plane, plane, s->channels - 4 * cg, rows, cols,
+                          s->in_w, d->st, s->pad_top, s->pad_left, d->wq, d->q4,
+                          xp + cg * d->g4);
+        if (qs__pool_threads(pool) <= 1) dconv_rows(&r, 0, items);
+        else qs__pool_run(pool, items, dconv_rows, &r);
+    }
 }
 
 void qs__qdconv_interleave_scalar(const uint8_t *x, size_t plane, size_t left, size_t rows,
