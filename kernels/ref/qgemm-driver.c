@@ -58,15 +58,17 @@ enum qs_status qs__qgemm_pack_config(const struct qs_qgemm_config *cfg, size_t n
             size_t row = t * mr + m;
             if (row >= n) break;
             int32_t sum = 0;
-            for (size_t kk = 0; kk < k; kk++) {
-                int8_t v = w[row * ldw + kk];
-                sum += v;
-                size_t idx = (kk / kr) * mr * kr + m * kr + kk % kr;
-                if (cfg->w_elem == 1)
-                    ((int8_t *)tile)[idx] = v;
-                else
-                    ((int16_t *)tile)[idx] = v;
-            }
+            // Element kk goes to (kk / kr) * mr * kr + m * kr + kk % kr, without a division
+            // per element (two of them were 0.7% of a mixed search, which packs per session).
+            for (size_t kb = 0, base = m * kr; kb < k; kb += kr, base += mr * kr)
+                for (size_t r = 0; r < kr && kb + r < k; r++) {
+                    int8_t v = w[row * ldw + kb + r];
+                    sum += v;
+                    if (cfg->w_elem == 1)
+                        ((int8_t *)tile)[base + r] = v;
+                    else
+                        ((int16_t *)tile)[base + r] = v;
+                }
             pw->wsum[row] = sum;
         }
     }
