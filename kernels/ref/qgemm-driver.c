@@ -653,7 +653,7 @@ static void dconv_rows_wide(const struct dconv_ctx *r, size_t r0, size_t r1) {
     const qs_qdconv *d = r->d;
     const size_t NR = d->w->cfg->nr, OW = d->s.out_w, x_row = d->two_rows ? d->wq * 4 : 0;
     for (size_t t = 0; t < d->w->n_tiles; t++) {
-        const bool both = t * NR + 8 < d->w->n;
+        const bool both = t * d->w->cfg->mr + 8 < d->w->n;  // channels 8..15 of the tile
         struct dconv_unit held = {0, 0, 0};
         bool have = false;
         for (size_t it = r0; it < r1; it++) {

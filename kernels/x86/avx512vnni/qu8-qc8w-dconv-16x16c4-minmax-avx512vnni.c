@@ -1,5 +1,6 @@
 // Direct convolution (kernels/qgemm.h, qs__qdconv_run) on AVX-512 VNNI: the tile of 16
-// channels x 16 pixels and the channel interleave of the image.
+// channels x 16 pixels, the 8 x 32 tile that the driver runs over pairs of those where K
+// is long enough, and the channel interleave of the image.
 //
 // The tile does the multiply-adds of qs_qu8_qc8w_gemm_minmax_ukernel_16x16c4 (vpdpbusd
 // with the weights as embedded broadcasts), but each group of 4 k is one unaligned 64-byte
