@@ -162,14 +162,11 @@ QS_INTERNAL void qs__qdconv_destroy(qs_qdconv *d);
 /// The variant's microkernel name (logs, tests).
 QS_INTERNAL const char *qs__qdconv_kernel_name(const qs_qdconv *d);
 QS_INTERNAL size_t qs__qdconv_scratch_size(const qs_qdconv *d);
-/// y[n][p] at c[n * c_stride_n + p] (elements of the output type) for one image x
-/// [channels][in_h][in_w]. Does not allocate; splits output rows over `pool`.
-QS_INTERNAL void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c,
-                                size_t c_stride_n, const struct qs_qgemm_params *params,
-                                void *scratch, qs_pool_t *pool);
-/// The same for n_img images, x_img bytes apart, their outputs c_img elements apart (one
-/// epilogue setup and one fill of the padding for all).
-QS_INTERNAL void qs__qdconv_run_batch(const qs_qdconv *d, const uint8_t *x, size_t x_img,
-                                      size_t n_img, void *c, size_t c_img, size_t c_stride_n,
-                                      const struct qs_qgemm_params *params, void *scratch,
-                                      qs_pool_t *pool);
+/// For each of n_img images x + b * x_img ([channels][in_h][in_w]): y[n][p] at
+/// c[b * c_img + n * c_stride_n + p] (elements of the output type). One epilogue setup and
+/// one fill of the padding serve every image. Does not allocate; splits output rows over
+/// `pool`.
+QS_INTERNAL void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, size_t x_img,
+                                size_t n_img, void *c, size_t c_img, size_t c_stride_n,
+                                const struct qs_qgemm_params *params, void *scratch,
+                                qs_pool_t *pool);

@@ -485,12 +485,12 @@ static enum qs_status conv_run(qs_kctx *k) {
     const size_t x_img = (size_t)d->c_in * d->in_plane, y_img = m * d->p;
     uint8_t *col = k->scratch;
     void *gscratch = (char *)k->scratch + d->col_bytes;
-    if (d->dconv && !d->dw && !d->sp && d->groups == 1) {  // all images in one call
+    if (d->dconv) {  // (one group only) all images in one call
         struct qs_qgemm_params pg = d->params;
         pg.scale = d->scale;
         pg.bias = d->bias;
-        qs__qdconv_run_batch(d->dconv, x, x_img, (size_t)d->batch, y, y_img, d->p, &pg,
-                             k->scratch, k->pool);
+        qs__qdconv_run(d->dconv, x, x_img, (size_t)d->batch, y, y_img, d->p, &pg, k->scratch,
+                       k->pool);
         return QS_STATUS_OK;
     }
     for (int64_t b = 0; b < d->batch; b++) {
@@ -514,10 +514,6 @@ static enum qs_status conv_run(qs_kctx *k) {
             char *yg = yb + off * d->p * ys;
             if (d->sp) {
                 qs__qsparse_run(d->sp, xg, d->p, yg, d->p, &pg, k->scratch, k->pool);
-                continue;
-            }
-            if (d->dconv) {
-                qs__qdconv_run(d->dconv, xg, yg, d->p, &pg, k->scratch, k->pool);
                 continue;
             }
             if (d->implicit) {

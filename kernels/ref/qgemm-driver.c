@@ -603,12 +603,12 @@ static void dconv_tile(const struct dconv_ctx *r, size_t t, size_t oy, size_t ox
                           &up);
 }
 
-#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
 // A tile of the 16 x 16 kernel: NR pixels from (oy, ox) on (two rows with x_row).
 struct dconv_unit {
     size_t oy, ox, nr;
 };
 
+#if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
 // Channels 8 h .. 8 h + 7 of channel tile t over units u0 and u1 (the 8 x 32 kernel).
 // (Inlined: as a call it took 7% of a stage-1 conv's time.)
 static inline __attribute__((always_inline)) void dconv_pair(const struct dconv_ctx *r,
@@ -632,7 +632,7 @@ static inline __attribute__((always_inline)) void dconv_pair(const struct dconv_
         c + (u1.oy * OW + u1.ox) * r->es, r->c_stride_n, &up);
 }
 
-// Pairs units as they come (the first of a pair waits in *held) and runs both halves of
+// Pairs tiles as they come (the first of a pair waits in *held) and runs both halves of
 // the channel tile over each pair (the second only when `both`): the pair's image bytes
 // are then read from L1 twice in a row, not once per pass over the rows.
 static inline void dconv_emit(const struct dconv_ctx *r, size_t t, bool both,
@@ -646,65 +646,39 @@ static inline void dconv_emit(const struct dconv_ctx *r, size_t t, bool both,
     }
     *have = !*have;
 }
-
-// The tiles of items [r0, r1) in order, in pairs; an odd last one goes through the 16 x 16
-// kernel.
-static void dconv_rows_wide(const struct dconv_ctx *r, size_t r0, size_t r1) {
-    const qs_qdconv *d = r->d;
-    const size_t NR = d->w->cfg->nr, OW = d->s.out_w, x_row = d->two_rows ? d->wq * 4 : 0;
-    for (size_t t = 0; t < d->w->n_tiles; t++) {
-        const bool both = t * d->w->cfg->mr + 8 < d->w->n;  // channels 8..15 of the tile
-        struct dconv_unit held = {0, 0, 0};
-        bool have = false;
-        for (size_t it = r0; it < r1; it++) {
-            if (d->two_rows) {
-                const size_t rows = QS_MIN((size_t)2, d->s.out_h - 2 * it);
-                dconv_emit(r, t, both, &held, &have, (struct dconv_unit){2 * it, 0, rows * OW},
-                           x_row);
-                continue;
-            }
-            for (size_t ox = 0; ox < OW; ox += NR)
-                dconv_emit(r, t, both, &held, &have,
-                           (struct dconv_unit){it, ox, QS_MIN(NR, OW - ox)}, x_row);
-        }
-        if (have) dconv_tile(r, t, held.oy, held.ox, held.nr, x_row);
-    }
-}
 #endif
 
-// Items are output rows, or pairs of rows in two-row mode. Channel tiles outermost: one
-// weight tile stays in L1 while it passes over the rows (the interleaved image of a range
-// of rows is what L2 holds).
+// Items are output rows, or pairs of rows in two-row mode (OW == NR / 2: one tile per
+// item). Channel tiles outermost: one weight tile stays in L1 while it passes over the
+// rows (the interleaved image of a range of rows is what L2 holds). With d->wide the tiles
+// go in pairs through the 8 x 32 kernel, an odd last one through the 16 x 16.
 static void dconv_rows(void *ctx, size_t r0, size_t r1) {
     const struct dconv_ctx *r = ctx;
     const qs_qdconv *d = r->d;
-    const size_t NR = d->w->cfg->nr, OW = d->s.out_w;
+    const size_t NR = d->w->cfg->nr, OW = d->s.out_w, x_row = d->two_rows ? d->wq * 4 : 0;
+    for (size_t t = 0; t < d->w->n_tiles; t++) {
+        struct dconv_unit held = {0, 0, 0};
+        bool have = false;
+        for (size_t it = r0; it < r1; it++)
+            for (size_t ox = 0; ox < OW; ox += NR) {
+                struct dconv_unit u = {it, ox, QS_MIN(NR, OW - ox)};
+                if (d->two_rows)
+                    u = (struct dconv_unit){2 * it, 0, QS_MIN((size_t)2, d->s.out_h - 2 * it) * OW};
 #if (defined(__x86_64__) || defined(_M_X64)) && QS_ENABLE_AVX512VNNI
-    if (d->wide) {
-        dconv_rows_wide(r, r0, r1);
-        return;
-    }
+                if (d->wide) {  // channels 8..15 of the tile too when there are any
+                    dconv_emit(r, t, t * d->w->cfg->mr + 8 < d->w->n, &held, &have, u, x_row);
+                    continue;
+                }
 #endif
-    for (size_t t = 0; t < d->w->n_tiles; t++)
-        for (size_t it = r0; it < r1; it++) {
-            if (d->two_rows) {
-                const size_t oy = 2 * it, rows = QS_MIN((size_t)2, d->s.out_h - oy);
-                dconv_tile(r, t, oy, 0, rows * OW, d->wq * 4);
-                continue;
+                dconv_tile(r, t, u.oy, u.ox, u.nr, x_row);
             }
-            for (size_t ox = 0; ox < OW; ox += NR) dconv_tile(r, t, it, ox, QS_MIN(NR, OW - ox), 0);
-        }
+        if (have) dconv_tile(r, t, held.oy, held.ox, held.nr, x_row);
+    }
 }
 
-void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, void *c, size_t c_stride_n,
-                    const struct qs_qgemm_params *params, void *scratch, qs_pool_t *pool) {
-    qs__qdconv_run_batch(d, x, 0, 1, c, 0, c_stride_n, params, scratch, pool);
-}
-
-void qs__qdconv_run_batch(const qs_qdconv *d, const uint8_t *x, size_t x_img, size_t n_img,
-                          void *c, size_t c_img, size_t c_stride_n,
-                          const struct qs_qgemm_params *params, void *scratch,
-                          qs_pool_t *pool) {
+void qs__qdconv_run(const qs_qdconv *d, const uint8_t *x, size_t x_img, size_t n_img, void *c,
+                    size_t c_img, size_t c_stride_n, const struct qs_qgemm_params *params,
+                    void *scratch, qs_pool_t *pool) {
     const struct qs_qconv_shape *s = &d->s;
     struct dconv_ctx r = {.d = d, .c = c, .es = qs__qout_size(params->out_type)};
     r.c_stride_n = c_stride_n * r.es;

@@ -49,17 +49,18 @@ static void run_case(int it) {
     g_fast += qs__qdconv_supported(&s, m, true);
     ASSERT_OK(qs__qdconv_create(&s, m, c.w, g_cfg->name, &dc));
     void *scratch = malloc(qs__qdconv_scratch_size(dc));
-    qs__qdconv_run(dc, c.x, c.got + c.canary, c.ldc, &c.prm, scratch, it % 3 == 0 ? g_pool : NULL);
+    qs__qdconv_run(dc, c.x, 0, 1, c.got + c.canary, 0, c.ldc, &c.prm, scratch,
+                   it % 3 == 0 ? g_pool : NULL);
     qconv_case_check(&c, &s, it);
     if (it % 4 == 1) {
-        // Two images in one call (qs__qdconv_run_batch), this case's image second: what the
+        // Two images in one call, this case's image second: what the
         // first leaves in the scratch (padding, interleave) must not change its result.
         const size_t xb = s.channels * s.in_h * s.in_w, yb = m * c.ldc * c.es;
         uint8_t *x2 = malloc(2 * xb);
         unsigned char *y2 = malloc(2 * yb);
         for (size_t i = 0; i < xb; i++) x2[i] = (uint8_t)(c.x[i] ^ 0x5a);
         memcpy(x2 + xb, c.x, xb);
-        qs__qdconv_run_batch(dc, x2, xb, 2, y2, m * c.ldc, c.ldc, &c.prm, scratch, NULL);
+        qs__qdconv_run(dc, x2, xb, 2, y2, m * c.ldc, c.ldc, &c.prm, scratch, NULL);
         for (size_t n = 0; n < m; n++)
             if (memcmp(y2 + yb + n * c.ldc * c.es, c.got + c.canary + n * c.ldc * c.es,
                        c.p * c.es))
