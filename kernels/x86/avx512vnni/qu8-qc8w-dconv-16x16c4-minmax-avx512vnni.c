@@ -70,8 +70,9 @@ static inline __attribute__((always_inline)) __m512i load_px16(const uint8_t *x,
 // for both. Per k-group that is 2 pixel loads (4 for rows of 8) and 8 broadcasts for 16
 // vpdpbusd, against 17 loads (embedded broadcasts) for 16 in the 16 x 16 tile, which the
 // loads held to 85% of vpdpbusd's rate in a loop over a ResNet-20 stage-1 image (428
-// against 490 GMAC/s here). w is the 16-channel packed tile from channel 8 h on: the
-// weights of k-group g at word 16 g + m. The same sums and epilogue as that kernel.
+// against 490 GMAC/s, a synthetic loop not kept; bench/qgemm/bench-qdconv times the conv
+// against peers). w is the 16-channel packed tile from channel 8 h on: the weights of
+// k-group g at word 16 g + m. The same sums and epilogue as that kernel.
 void qs_qu8_qc8w_dconv_minmax_ukernel_8x32c4__avx512vnni(
     size_t mr, size_t nr0, size_t nr1, size_t kc, const void *w, const uint8_t *x0,
     const uint8_t *x1, const int32_t *koff, size_t x_row, void *c0, void *c1,
